@@ -1,0 +1,50 @@
+"""Test-wide settings: offline data, smoke scale, the reference models.
+
+The README's one test command (``pytest``) runs unit tests and re-executes
+the notebooks; both read these environment variables (notebook kernels
+inherit them).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data" / "minbert"
+
+if "MTL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["MTL_DATA_DIR"] = str(SHARED_DATA)
+os.environ.setdefault("MTL_SCALE", "smoke")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ["MTL_DATA_DIR"]) if "MTL_DATA_DIR" in os.environ else SHARED_DATA
+    if not path.is_dir():
+        pytest.fail(f"Test data folder {path} not found: set MTL_DATA_DIR to the CS224N files.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedded_dir() -> Path:
+    from mtl_lib.checkpoints import embedded_checkpoint_dir
+
+    return embedded_checkpoint_dir()
+
+
+@pytest.fixture(scope="session")
+def reference_bert(embedded_dir):
+    """Hugging Face's BertModel on the same weights: the independent reference."""
+    import transformers  # a dev dependency (pip install -e ".[dev]"), never a runtime one
+    return transformers.BertModel.from_pretrained(str(embedded_dir), attn_implementation="eager").eval()
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from mtl_lib.tokenizer import load_tokenizer
+
+    return load_tokenizer("all-MiniLM-L6-v2")

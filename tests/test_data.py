@@ -1,0 +1,295 @@
+"""Tests for mtl_lib.data, on the real offline data copy and on broken files.
+
+The real files live in ``$MTL_DATA_DIR`` or, by default, in ``shared/data/minbert``
+beside the repository clone. Downloads are only ever tried against a local
+``http.server`` on 127.0.0.1; every other test points ``MTL_DATA_URL`` at a
+closed local port, so nothing can reach any other address.
+"""
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mtl_lib import data as D
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ROWS = {  # rows in the shipped files (quora-train: 14266 minus 2 bad rows)
+    ("sst", "train"): 8544, ("sst", "dev"): 1101, ("sst", "test"): 2210,
+    ("sts", "train"): 6040, ("sts", "dev"): 863, ("sts", "test"): 1725,
+    ("para", "train"): 14264, ("para", "dev"): 3005,
+}
+CLOSED_PORT_URL = "http://127.0.0.1:1/"  # nothing listens there: fails at once
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """No test may download from the internet, or through a proxy."""
+    monkeypatch.setenv("MTL_DATA_URL", CLOSED_PORT_URL)
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(D, "TIMEOUT_S", 5)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    folder = Path(os.environ.get("MTL_DATA_DIR") or REPO_ROOT.parent / "shared" / "data" / "minbert")
+    if not (folder / "ids-sst-dev.csv").is_file():
+        pytest.fail(f"the minBERT data is not in {folder}; set MTL_DATA_DIR to the offline copy")
+    return folder
+
+
+def load_quietly(*args, **kw):
+    """load_task, failing on any warning (clean files must load silently)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return D.load_task(*args, **kw)
+
+
+# ---------------------------------------------------------------- real data
+
+@pytest.mark.parametrize("task,split", sorted(ROWS))
+def test_real_files_rows_columns_dtypes(data_dir, task, split):
+    if (task, split) == ("para", "train"):
+        with pytest.warns(D.DataWarning):
+            df = D.load_task(task, split, data_dir, download=False)
+    else:
+        df = load_quietly(task, split, data_dir, download=False)
+    info = D.TASKS[task]
+    assert len(df) == ROWS[task, split]
+    label = [] if split == "test" else ["label"]
+    assert list(df.columns) == ["id", *info.sentence_cols, *label]
+    assert df["id"].str.len().gt(0).all()
+    for col in info.sentence_cols:
+        assert df[col].str.len().gt(0).all()
+        assert (df[col] == df[col].str.strip()).all()
+    if split != "test":
+        assert str(df["label"].dtype) == info.label_dtype
+        lo, hi = info.label_range
+        assert df["label"].between(lo, hi).all()
+        if info.allowed:
+            assert set(df["label"].unique()) == set(info.allowed)
+
+
+def test_sst_labels_and_leading_space(data_dir):
+    df = load_quietly("sst", "train", data_dir)
+    assert sorted(df["label"].unique()) == [0, 1, 2, 3, 4]
+    assert df["sentence"].iloc[0].startswith("The Rock is destined")  # file has " The Rock"
+
+
+def test_sst_test_odd_header(data_dir):
+    # header is "0<TAB><TAB>id<TAB>sentence": two unnamed extra columns
+    df = load_quietly("sst", "test", data_dir)
+    assert list(df.columns) == ["id", "sentence"]
+    assert df.iloc[0].tolist() == ["b7573736a6ddf7be102b7fee0", "Effective but too-tepid biopic"]
+
+
+def test_quora_train_skips_bad_rows_with_warning(data_dir):
+    with pytest.warns(D.DataWarning) as record:
+        df = D.load_task("para", "train", data_dir)
+    assert len(record) == 1
+    msg = str(record[0].message)
+    assert "quora-train.csv" in msg and "skipped 2 bad row" in msg
+    assert "line 1778: empty is_duplicate" in msg
+    assert "line 10033: empty sentence2; empty is_duplicate" in msg
+    assert [line for line, _ in df.attrs["skipped"]] == [1778, 10033]
+    assert len(df) + 2 == 14266
+
+
+def test_quora_train_strict_raises_at_first_bad_row(data_dir):
+    with pytest.raises(D.DataFormatError, match=r"quora-train\.csv, line 1778: .*empty is_duplicate.*strict=False"):
+        D.load_task("para", "train", data_dir, strict=True)
+
+
+def test_limit_keeps_first_good_rows(data_dir):
+    full = load_quietly("sts", "dev", data_dir)
+    small = load_quietly("sts", "dev", data_dir, limit=7)
+    assert small.equals(full.head(7))
+    assert len(load_quietly("sts", "dev", data_dir, limit=0)) == 0
+    with pytest.raises(ValueError):
+        D.load_task("sts", "dev", data_dir, limit=-1)
+
+
+def test_load_all(data_dir):
+    frames = D.load_all("dev", data_dir, limit=10)
+    assert set(frames) == {"sst", "para", "sts"}
+    assert all(len(df) == 10 for df in frames.values())
+    with pytest.raises(FileNotFoundError, match="quora-test-student.csv"):
+        D.load_all("test", data_dir, download=False)  # not in the offline copy
+
+
+def test_resolve_data_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("MTL_DATA_DIR", raising=False)
+    assert D.resolve_data_dir() == REPO_ROOT / "data"
+    monkeypatch.setenv("MTL_DATA_DIR", str(tmp_path))
+    assert D.resolve_data_dir() == tmp_path
+    assert D.resolve_data_dir("elsewhere") == Path("elsewhere")
+
+
+def test_unknown_task_or_split(data_dir):
+    with pytest.raises(ValueError, match="unknown task"):
+        D.load_task("nli", "dev", data_dir)
+    with pytest.raises(ValueError, match="unknown split"):
+        D.load_task("sst", "validation", data_dir)
+
+
+# ------------------------------------------------------------ broken files
+
+SST_HEADER = "\tid\tsentence\tsentiment\n"
+STS_HEADER = "\tid\tsentence1\tsentence2\tsimilarity\n"
+QUORA_HEADER = "\tid\tsentence1\tsentence2\tis_duplicate\n"
+
+
+def write(folder, name, text):
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_missing_column(tmp_path):
+    write(tmp_path, "ids-sst-dev.csv", "\tid\tsentence\n0\ta\t good\n")
+    with pytest.raises(D.DataFormatError) as err:
+        D.load_task("sst", "dev", tmp_path, download=False)
+    msg = str(err.value)
+    assert "ids-sst-dev.csv, line 1" in msg and "['sentiment']" in msg
+    assert "columns found: ['', 'id', 'sentence']" in msg
+
+
+@pytest.mark.parametrize("task,name,header,row,value", [
+    ("sst", "ids-sst-dev.csv", SST_HEADER, "0\ta\t ok\t7\n", "'7'"),
+    ("sst", "ids-sst-dev.csv", SST_HEADER, "0\ta\t ok\t2.5\n", "'2.5'"),
+    ("sts", "sts-dev.csv", STS_HEADER, "0\ta\tx\ty\t5.5\n", "'5.5'"),
+    ("para", "quora-dev.csv", QUORA_HEADER, "0\ta\tx\ty\t0.5\n", "'0.5'"),
+])
+def test_label_out_of_range_is_always_an_error(tmp_path, task, name, header, row, value):
+    good = row.replace(value.strip("'"), "1")
+    write(tmp_path, name, header + good + row)
+    with pytest.raises(D.DataFormatError) as err:
+        D.load_task(task, "dev", tmp_path, download=False)  # strict=False
+    msg = str(err.value)
+    assert f"{name}, line 3" in msg and value in msg and "allowed" in msg
+
+
+def test_comma_separated_file(tmp_path):
+    write(tmp_path, "ids-sst-dev.csv", ",id,sentence,sentiment\n0,a,good,3\n")
+    with pytest.raises(D.DataFormatError, match=r"ids-sst-dev\.csv, line 1: .*one column.*tab-separated"):
+        D.load_task("sst", "dev", tmp_path, download=False)
+
+
+def test_empty_file(tmp_path):
+    write(tmp_path, "sts-dev.csv", "")
+    with pytest.raises(D.DataFormatError, match=r"sts-dev\.csv, line 1: the file is empty.*tab-separated"):
+        D.load_task("sts", "dev", tmp_path, download=False)
+
+
+def test_binary_garbage(tmp_path):
+    (tmp_path / "sts-dev.csv").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(D.DataFormatError, match=r"sts-dev\.csv, line \d+: .*tab-separated"):
+        D.load_task("sts", "dev", tmp_path, download=False)
+
+
+@pytest.mark.parametrize("bad_row,reason", [
+    ("1\tb\t good\n", "3 fields instead of 4"),
+    ("1\tb\t good\t2\textra\n", "5 fields instead of 4"),
+    ("1\tb\t   \t2\n", "empty sentence"),
+    ("1\tb\t good\t\n", "empty sentiment"),
+    ("1\tb\t good\tthree\n", "unparseable label"),
+    ("1\tb\t good\tnan\n", "unparseable label"),
+    ("1\t\t good\t2\n", "empty id"),
+])
+def test_bad_row_skipped_or_strict(tmp_path, bad_row, reason):
+    write(tmp_path, "ids-sst-dev.csv", SST_HEADER + "0\ta\t fine\t1\n" + bad_row + "2\tc\t also fine\t4\n")
+    with pytest.warns(D.DataWarning) as record:
+        df = D.load_task("sst", "dev", tmp_path, download=False)
+    assert df["id"].tolist() == ["a", "c"] and df["label"].tolist() == [1, 4]
+    assert len(df.attrs["skipped"]) == 1 and df.attrs["skipped"][0][0] == 3
+    msg = str(record[0].message)
+    assert "ids-sst-dev.csv" in msg and "skipped 1 bad row" in msg and "line 3" in msg and reason in msg
+    with pytest.raises(D.DataFormatError) as err:
+        D.load_task("sst", "dev", tmp_path, strict=True, download=False)
+    assert "ids-sst-dev.csv, line 3" in str(err.value) and reason in str(err.value)
+
+
+def test_line_numbers_count_multiline_fields(tmp_path):
+    # a quoted sentence over two lines: the bad row after it is on file line 4
+    write(tmp_path, "sts-dev.csv", STS_HEADER + '0\ta\t"two\nlines"\ty\t1.0\n1\tb\tx\t\t\n')
+    with pytest.warns(D.DataWarning, match="line 4: empty sentence2; empty similarity"):
+        df = D.load_task("sts", "dev", tmp_path, download=False)
+    assert df["sentence1"].tolist() == ["two\nlines"]
+
+
+# ---------------------------------------------------------- missing/download
+
+def test_missing_file_without_download(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        D.ensure_file("sts", "train", tmp_path, download=False)
+    msg = str(err.value)
+    assert "sts-train.csv" in msg and "MTL_DATA_DIR" in msg and "data_dir=" in msg and "network" in msg
+
+
+def test_download_failure_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"ids-sst-dev\.csv.*127\.0\.0\.1:1.*MTL_DATA_DIR"):
+        D.load_task("sst", "dev", tmp_path / "new")
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A local http.server on 127.0.0.1 serving tmp_path/'served'; MTL_DATA_URL points at it."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    httpd.timeout = 5
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("MTL_DATA_URL", f"http://127.0.0.1:{httpd.server_address[1]}"  # no trailing slash on purpose)
+    yield served
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def test_download_verified(server, data_dir, tmp_path):
+    shutil.copy(data_dir / "ids-sst-dev.csv", server / "ids-sst-dev.csv")
+    dest = tmp_path / "dest"
+    df = load_quietly("sst", "dev", dest)  # downloads, verifies, then loads
+    assert len(df) == 1101
+    got = hashlib.sha256((dest / "ids-sst-dev.csv").read_bytes()).hexdigest()
+    assert got == D.SHA256["ids-sst-dev.csv"]
+    assert [p.name for p in dest.iterdir()] == ["ids-sst-dev.csv"]  # no temp file left
+
+
+def test_download_corrupted_raises_and_leaves_nothing(server, data_dir, tmp_path):
+    text = (data_dir / "ids-sst-dev.csv").read_text(encoding="utf-8")
+    (server / "ids-sst-dev.csv").write_text(text.replace("lovely", "lousy", 1), encoding="utf-8")
+    dest = tmp_path / "dest"
+    with pytest.raises(D.ChecksumError) as err:
+        D.ensure_file("sst", "dev", dest)
+    msg = str(err.value)
+    wrong = hashlib.sha256((server / "ids-sst-dev.csv").read_bytes()).hexdigest()
+    assert "ids-sst-dev.csv" in msg and D.SHA256["ids-sst-dev.csv"] in msg and wrong in msg
+    assert "MTL_DATA_DIR" in msg
+    assert list(dest.iterdir()) == []
+
+
+def test_download_unpinned_quora_warns_with_sha(server, data_dir, tmp_path):
+    shutil.copy(data_dir / "quora-dev.csv", server / "quora-dev.csv")
+    sha = hashlib.sha256((server / "quora-dev.csv").read_bytes()).hexdigest()
+    with pytest.warns(D.DataWarning, match=f"could NOT be verified.*{sha}"):
+        path = D.ensure_file("para", "dev", tmp_path / "dest")
+    assert path.read_bytes() == (server / "quora-dev.csv").read_bytes()
+
+
+def test_download_404_is_file_not_found(server, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"sts-dev\.csv.*HTTP Error 404.*MTL_DATA_DIR"):
+        D.ensure_file("sts", "dev", tmp_path / "dest")
+    assert not any((tmp_path / "dest").iterdir())
