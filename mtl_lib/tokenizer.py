@@ -50,6 +50,7 @@ class BertTokenizer:
             special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
         )
         tok.decoder = decoders.WordPiece(prefix="##")
+        tok.add_special_tokens(SPECIAL)  # never split "[SEP]" etc.; decode() can skip them
         self.backend = tok
         self.vocab = vocab
         self.pad_id = vocab["[PAD]"]

@@ -251,7 +251,8 @@ def server(tmp_path, monkeypatch):
     httpd.timeout = 5
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    monkeypatch.setenv("MTL_DATA_URL", f"http://127.0.0.1:{httpd.server_address[1]}"  # no trailing slash on purpose)
+    # no trailing slash on purpose: ensure_file must add it
+    monkeypatch.setenv("MTL_DATA_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
     yield served
     httpd.shutdown()
     httpd.server_close()
