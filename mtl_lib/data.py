@@ -1,27 +1,21 @@
-"""Load the three CS224N minBERT data sets: SST-5, Quora paraphrase, SemEval STS.
+"""Load the CS224N minBERT data: SST-5 sentiment, Quora paraphrase, SemEval STS.
 
 The files are the tab-separated ``.csv`` files of the CS224N default project
-(``gpoesia/minbert-default-final-project``, folder ``data/``). They come with
-real-world mess that this module copes with, and reports rather than hides:
+(``gpoesia/minbert-default-final-project``, folder ``data/``). Their mess is
+handled and reported, never hidden: extra unnamed index columns (so columns are
+found by header *name*), sentences with a leading space (stripped), and a few
+Quora rows with an empty label or sentence (skipped with a :class:`DataWarning`
+naming each file line; ``strict=True`` raises :class:`DataFormatError`).
 
-* the first header cell is empty (a pandas index was saved with the data), and
-  ``ids-sst-test-student.csv`` even has two such extra columns, so columns are
-  found by their header *name*, never by position;
-* SST sentences start with a space (we strip sentences);
-* a few Quora rows have an empty label or an empty sentence: they are skipped
-  with a :class:`DataWarning` that names each file line (or, with
-  ``strict=True``, they raise :class:`DataFormatError`).
-
-Example::
-
-    df = load_task("sst", "dev")        # columns: id, sentence, label
-    frames = load_all("train", limit=64)  # smoke-scale data for all tasks
+Example: ``load_task("sst", "dev")`` -> columns id, sentence, label;
+``load_all("train", limit=64)`` -> smoke-scale data for all three tasks.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import http.client
+import io
 import math
 import os
 import tempfile
@@ -169,10 +163,10 @@ def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> 
         try:
             _download(url, path, SHA256.get(name))
             return path
+        except ChecksumError:
+            raise
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            if isinstance(err, ChecksumError):
-                raise
-            why = f"and downloading {url} failed ({err})"
+            why = f"and downloading {url} failed ({err})"  # no network, HTTP 404, ...
     raise FileNotFoundError(
         f"{name} is not in {folder} {why}. To fix, do one of: set MTL_DATA_DIR to "
         f"a folder holding the CS224N minBERT data files (this needs {name}); or pass "
@@ -181,19 +175,60 @@ def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> 
 
 
 def _parse_label(info: TaskInfo, text: str, where: str) -> float | int:
-    """Parse one label; ValueError (skippable) if unparseable, DataFormatError if out of range."""
+    """Parse one label: ValueError if unparseable (a row to skip), DataFormatError
+    if it is a number outside the task's range (the file is wrong)."""
     value = float(text)  # ValueError for "abc"
     if not math.isfinite(value):
-        raise ValueError(f"{info.label_col} {text!r} is not a finite number")
+        raise ValueError(f"{text!r} is not a finite number")
     lo, hi = info.label_range
     integral = info.label_dtype == "int64"
     if (not lo <= value <= hi or (integral and not value.is_integer())
             or (info.allowed is not None and value not in info.allowed)):
         allowed = (" or ".join(map(str, info.allowed)) if info.allowed
-                   else f"{'an integer ' if integral else 'a number '}{lo}..{hi}")
+                   else f"{'an integer' if integral else 'a number'} {lo}..{hi}")
         raise DataFormatError(f"{where}: {info.label_col} = {text!r} is out of range; "
                               f"allowed: {allowed}. The file is wrong (not a row to skip).")
     return int(value) if integral else value
+
+
+def _open_table(path: Path, need: list[str]):
+    """Decode ``path``, check its header; return (csv reader, header, expected-text)."""
+    expected = f"a tab-separated CS224N file whose header has the columns {need}"
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise DataFormatError(f"{path}, line {line}: not UTF-8 text ({err}); "
+                              f"expected {expected}.") from err
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    header = [h.strip() for h in next(reader, [])]
+    if len(header) < 2:
+        what = "the file is empty" if not header else f"the header has one column {header}"
+        raise DataFormatError(f"{path}, line 1: {what}; expected {expected}.")
+    missing = [c for c in need if c not in header]
+    doubled = [c for c in need if header.count(c) > 1]
+    if missing or doubled:
+        problem = f"missing column(s) {missing}" if missing else f"column(s) {doubled} twice"
+        raise DataFormatError(f"{path}, line 1 (header): {problem}; columns found: "
+                              f"{header}; expected {expected}.")
+    return reader, header, expected
+
+
+def _check_row(info, split, header, row, where):
+    """Return (record, problems) for one csv row; problems make it a row to skip."""
+    if len(row) != len(header):
+        return None, [f"{len(row)} fields instead of {len(header)}"]
+    record = {c: row[header.index(c)].strip() for c in info.columns(split)}
+    problems = [f"empty {c}" for c, v in record.items() if not v]
+    if split != "test" and record[info.label_col]:
+        try:
+            record["label"] = _parse_label(info, record.pop(info.label_col), where)
+        except DataFormatError:
+            raise
+        except ValueError as err:
+            problems.append(f"unparseable {info.label_col}: {err}")
+    return record, problems
 
 
 def load_task(task: str, split: str, data_dir=None, strict: bool = False,
@@ -213,67 +248,34 @@ def load_task(task: str, split: str, data_dir=None, strict: bool = False,
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0 or None, got {limit}")
     path = ensure_file(task, split, data_dir, download)
-    need = info.columns(split)
-    expected = f"a tab-separated CS224N file whose header has the columns {need}"
-    rows, skipped, reader = [], [], None
+    reader, header, expected = _open_table(path, info.columns(split))
+    rows, skipped = [], []
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, delimiter="\t")
-            header = [h.strip() for h in next(reader, [])]
-            if len(header) < 2:
-                what = "the file is empty" if not header else f"the header has one column {header}"
-                raise DataFormatError(f"{path}, line 1: {what}; expected {expected}.")
-            missing = [c for c in need if c not in header]
-            if missing:
-                raise DataFormatError(f"{path}, line 1 (header): missing column(s) {missing}; "
-                                      f"columns found: {header}; expected {expected}.")
-            doubled = [c for c in need if header.count(c) > 1]
-            if doubled:
-                raise DataFormatError(f"{path}, line 1 (header): column(s) {doubled} appear twice.")
-            index = {c: header.index(c) for c in need}
-            while limit is None or len(rows) < limit:
-                line = reader.line_num + 1  # first file line of the next record
-                row = next(reader, None)
-                if row is None:
-                    break
-                where = f"{path}, line {line}"
-                problems = []
-                if len(row) != len(header):
-                    problems.append(f"{len(row)} fields instead of {len(header)}")
-                else:
-                    record = {c: row[i].strip() for c, i in index.items()}
-                    problems += [f"empty {c}" for c in need if not record[c]]
-                    if split != "test" and record[info.label_col]:
-                        try:
-                            record["label"] = _parse_label(info, record.pop(info.label_col), where)
-                        except DataFormatError:
-                            raise
-                        except ValueError as err:
-                            problems.append(f"unparseable label: {err}")
-                if problems:
-                    reason = "; ".join(problems)
-                    if strict:
-                        raise DataFormatError(f"{where}: bad row: {reason}. (strict=True; "
-                                              f"with strict=False this row would be skipped "
-                                              f"with a warning.)")
-                    skipped.append((line, reason))
-                    continue
+        while limit is None or len(rows) < limit:
+            line = reader.line_num + 1  # first file line of the next record
+            row = next(reader, None)
+            if row is None:
+                break
+            where = f"{path}, line {line}"
+            record, problems = _check_row(info, split, header, row, where)
+            if not problems:
                 rows.append(record)
-    except (UnicodeDecodeError, csv.Error) as err:
-        line = reader.line_num + 1 if reader else 1
-        raise DataFormatError(f"{path}, line {line}: cannot be read as UTF-8 tab-separated "
-                              f"text ({err}); expected {expected}.") from err
+            elif strict:
+                raise DataFormatError(f"{where}: bad row: {'; '.join(problems)}. (strict=True;"
+                                      f" with strict=False it would be skipped with a warning.)")
+            else:
+                skipped.append((line, "; ".join(problems)))
+    except csv.Error as err:  # e.g. a quoted field longer than csv's field size limit
+        raise DataFormatError(f"{path}, line {reader.line_num}: {err}; expected {expected}.")
 
     if skipped:
         listing = "\n".join(f"  line {line}: {reason}" for line, reason in skipped)
         warnings.warn(f"{path}: skipped {len(skipped)} bad row(s) (strict=True makes "
                       f"this an error):\n{listing}", DataWarning, stacklevel=2)
-    out_cols = ["id", *info.sentence_cols] + ([] if split == "test" else ["label"])
-    df = pd.DataFrame(rows, columns=out_cols)
-    df["id"] = df["id"].astype(str)
-    for c in info.sentence_cols:
-        df[c] = df[c].astype(str)
-    if "label" in df:
+    text_cols = ["id", *info.sentence_cols]
+    df = pd.DataFrame(rows, columns=text_cols + ([] if split == "test" else ["label"]))
+    df[text_cols] = df[text_cols].astype(str)
+    if split != "test":
         df["label"] = df["label"].astype(info.label_dtype)
     df.attrs["skipped"] = skipped
     df.attrs["source"] = str(path)

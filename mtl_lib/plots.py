@@ -1,0 +1,105 @@
+"""Matplotlib figures the notebooks share: data tours and attention maps.
+
+Each function draws into a given ``ax`` (or makes a figure) and returns the
+figure, so a notebook can show it, save it, or put several side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def _axes(ax=None, figsize=(5, 4)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+def plot_attention(probs, tokens: Sequence[str], ax=None, title: str = ""):
+    """Heat-map of one head's attention: row = query token, column = key token.
+
+    probs: (T, T) array or tensor, each row summing to 1.
+    """
+    probs = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs)
+    T = len(tokens)
+    fig, ax = _axes(ax, figsize=(0.35 * T + 2, 0.35 * T + 1.5))
+    im = ax.imshow(probs[:T, :T], cmap="viridis", vmin=0, vmax=max(probs[:T, :T].max(), 1e-6))
+    ax.set_xticks(range(T), tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(T), tokens, fontsize=8)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query (attending)")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def plot_attention_grid(attentions, tokens: Sequence[str], layers: Sequence[int] | None = None,
+                        heads: Sequence[int] | None = None):
+    """A grid of heat-maps (rows: layers, columns: heads) for one sentence.
+
+    attentions: a list over layers of (nh, T, T) tensors (one sentence of a batch).
+    """
+    layers = list(range(len(attentions))) if layers is None else list(layers)
+    heads = list(range(min(4, attentions[0].shape[0]))) if heads is None else list(heads)
+    T = len(tokens)
+    fig, axes = plt.subplots(len(layers), len(heads), squeeze=False,
+                             figsize=(2.2 * len(heads), 2.2 * len(layers)))
+    for i, layer in enumerate(layers):
+        for j, head in enumerate(heads):
+            ax = axes[i, j]
+            ax.imshow(np.asarray(attentions[layer][head, :T, :T].detach().cpu()), cmap="viridis")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"head {head}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"layer {layer}", fontsize=9)
+    fig.suptitle(" ".join(tokens) if T <= 14 else " ".join(tokens[:14]) + " …", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_distributions(frames: dict[str, pd.DataFrame], titles: dict[str, str] | None = None):
+    """One bar chart (or histogram for real-valued labels) per task's training labels."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.2), squeeze=False)
+    for ax, (task, df) in zip(axes[0], frames.items()):
+        labels = df["label"]
+        if labels.dtype.kind == "f" and labels.nunique() > 10:
+            ax.hist(labels, bins=20, color="tab:green", edgecolor="white")
+        else:
+            counts = labels.value_counts().sort_index()
+            ax.bar([str(v) for v in counts.index], counts.values, color="tab:blue")
+        ax.set_title((titles or {}).get(task, task))
+        ax.set_ylabel("examples")
+    fig.tight_layout()
+    return fig
+
+
+def plot_length_histograms(lengths: dict[str, Sequence[int]], max_length: int | None = None):
+    """Overlaid histograms of sentence lengths in word pieces, one per data set."""
+    fig, ax = _axes(figsize=(7, 3.5))
+    for name, values in lengths.items():
+        ax.hist(values, bins=40, histtype="step", linewidth=1.8, label=name, density=True)
+    if max_length:
+        ax.axvline(max_length, color="k", linestyle="--", label=f"max_length = {max_length}")
+    ax.set_xlabel("tokens per sentence, [CLS] and [SEP] included")
+    ax.set_ylabel("fraction of sentences")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_similarity_scatter(predicted, gold, ax=None, title: str = ""):
+    """Predicted vs gold similarity (STS) with Pearson r in the title."""
+    predicted, gold = np.asarray(predicted, dtype=float), np.asarray(gold, dtype=float)
+    fig, ax = _axes(ax, figsize=(4.5, 4))
+    ax.scatter(gold, predicted, s=8, alpha=0.4)
+    r = np.corrcoef(predicted, gold)[0, 1]
+    ax.set_xlabel("gold similarity (0..5)")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"{title} Pearson r = {r:.3f}".strip())
+    fig.tight_layout()
+    return fig
