@@ -107,12 +107,16 @@ def _task(task: str) -> TaskInfo:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """``data_dir`` if given, else env ``MTL_DATA_DIR``, else the repo's ``data/``."""
+    """``data_dir`` if given, else env ``MTL_DATA_DIR``, else the repo's ``data/``
+    (a clone), else ``~/.cache/mtl-minbert/data`` (a pip install, e.g. on Colab)."""
     if data_dir is not None:
         return Path(data_dir)
     if os.environ.get("MTL_DATA_DIR"):
         return Path(os.environ["MTL_DATA_DIR"])
-    return Path(__file__).resolve().parent.parent / "data"
+    repo_data = Path(__file__).resolve().parent.parent / "data"
+    if (repo_data / "README.md").is_file():
+        return repo_data
+    return Path.home() / ".cache" / "mtl-minbert" / "data"
 
 
 def _download(url: str, dest: Path, expected: str | None) -> None:
@@ -207,11 +211,9 @@ def _open_table(path: Path, need: list[str]):
         what = "the file is empty" if not header else f"the header has one column {header}"
         raise DataFormatError(f"{path}, line 1: {what}; expected {expected}.")
     missing = [c for c in need if c not in header]
-    doubled = [c for c in need if header.count(c) > 1]
-    if missing or doubled:
-        problem = f"missing column(s) {missing}" if missing else f"column(s) {doubled} twice"
-        raise DataFormatError(f"{path}, line 1 (header): {problem}; columns found: "
-                              f"{header}; expected {expected}.")
+    if missing:
+        raise DataFormatError(f"{path}, line 1 (header): missing column(s) {missing}; "
+                              f"columns found: {header}; expected {expected}.")
     return reader, header, expected
 
 
@@ -224,9 +226,9 @@ def _check_row(info, split, header, row, where):
     if split != "test" and record[info.label_col]:
         try:
             record["label"] = _parse_label(info, record.pop(info.label_col), where)
-        except DataFormatError:
+        except DataFormatError:  # out of range: the file is wrong, not just this row
             raise
-        except ValueError as err:
+        except ValueError as err:  # unparseable: a bad row
             problems.append(f"unparseable {info.label_col}: {err}")
     return record, problems
 
@@ -266,7 +268,8 @@ def load_task(task: str, split: str, data_dir=None, strict: bool = False,
             else:
                 skipped.append((line, "; ".join(problems)))
     except csv.Error as err:  # e.g. a quoted field longer than csv's field size limit
-        raise DataFormatError(f"{path}, line {reader.line_num}: {err}; expected {expected}.")
+        raise DataFormatError(f"{path}, line {reader.line_num}: {err}; "
+                              f"expected {expected}.") from err
 
     if skipped:
         listing = "\n".join(f"  line {line}: {reason}" for line, reason in skipped)

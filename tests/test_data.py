@@ -31,17 +31,10 @@ CLOSED_PORT_URL = "http://127.0.0.1:1/"  # nothing listens there: fails at once
 def _no_network(monkeypatch):
     """No test may download from the internet, or through a proxy."""
     monkeypatch.setenv("MTL_DATA_URL", CLOSED_PORT_URL)
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    for var in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
     monkeypatch.setattr(D, "TIMEOUT_S", 5)
-
-
-@pytest.fixture(scope="session")
-def data_dir():
-    folder = Path(os.environ.get("MTL_DATA_DIR") or REPO_ROOT.parent / "shared" / "data" / "minbert")
-    if not (folder / "ids-sst-dev.csv").is_file():
-        pytest.fail(f"the minBERT data is not in {folder}; set MTL_DATA_DIR to the offline copy")
-    return folder
 
 
 def load_quietly(*args, **kw):
@@ -102,7 +95,8 @@ def test_quora_train_skips_bad_rows_with_warning(data_dir):
 
 
 def test_quora_train_strict_raises_at_first_bad_row(data_dir):
-    with pytest.raises(D.DataFormatError, match=r"quora-train\.csv, line 1778: .*empty is_duplicate.*strict=False"):
+    match = r"quora-train\.csv, line 1778: .*empty is_duplicate.*strict=False"
+    with pytest.raises(D.DataFormatError, match=match):
         D.load_task("para", "train", data_dir, strict=True)
 
 
@@ -176,14 +170,30 @@ def test_label_out_of_range_is_always_an_error(tmp_path, task, name, header, row
 
 def test_comma_separated_file(tmp_path):
     write(tmp_path, "ids-sst-dev.csv", ",id,sentence,sentiment\n0,a,good,3\n")
-    with pytest.raises(D.DataFormatError, match=r"ids-sst-dev\.csv, line 1: .*one column.*tab-separated"):
+    match = r"ids-sst-dev\.csv, line 1: .*one column.*tab-separated"
+    with pytest.raises(D.DataFormatError, match=match):
         D.load_task("sst", "dev", tmp_path, download=False)
 
 
 def test_empty_file(tmp_path):
     write(tmp_path, "sts-dev.csv", "")
-    with pytest.raises(D.DataFormatError, match=r"sts-dev\.csv, line 1: the file is empty.*tab-separated"):
+    match = r"sts-dev\.csv, line 1: the file is empty.*tab-separated"
+    with pytest.raises(D.DataFormatError, match=match):
         D.load_task("sts", "dev", tmp_path, download=False)
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    (tmp_path / "sts-dev.csv").write_bytes(STS_HEADER.encode() + b"0\ta\tok\tok\t1\n"
+                                           + b"1\tb\t\xff\xfe\tx\t2\n")
+    with pytest.raises(D.DataFormatError, match=r"sts-dev\.csv, line 3: not UTF-8"):
+        D.load_task("sts", "dev", tmp_path, download=False)
+
+
+def test_windows_line_endings_and_bom(tmp_path):
+    text = "\ufeff" + STS_HEADER + "0\ta\t x \ty\t4.5\n"
+    write(tmp_path, "sts-dev.csv", text.replace("\n", "\r\n"))
+    df = load_quietly("sts", "dev", tmp_path, download=False)
+    assert df.iloc[0].tolist() == ["a", "x", "y", 4.5]
 
 
 def test_binary_garbage(tmp_path):
@@ -197,18 +207,20 @@ def test_binary_garbage(tmp_path):
     ("1\tb\t good\t2\textra\n", "5 fields instead of 4"),
     ("1\tb\t   \t2\n", "empty sentence"),
     ("1\tb\t good\t\n", "empty sentiment"),
-    ("1\tb\t good\tthree\n", "unparseable label"),
-    ("1\tb\t good\tnan\n", "unparseable label"),
+    ("1\tb\t good\tthree\n", "unparseable sentiment"),
+    ("1\tb\t good\tnan\n", "unparseable sentiment"),
     ("1\t\t good\t2\n", "empty id"),
 ])
 def test_bad_row_skipped_or_strict(tmp_path, bad_row, reason):
-    write(tmp_path, "ids-sst-dev.csv", SST_HEADER + "0\ta\t fine\t1\n" + bad_row + "2\tc\t also fine\t4\n")
+    text = SST_HEADER + "0\ta\t fine\t1\n" + bad_row + "2\tc\t also fine\t4\n"
+    write(tmp_path, "ids-sst-dev.csv", text)
     with pytest.warns(D.DataWarning) as record:
         df = D.load_task("sst", "dev", tmp_path, download=False)
     assert df["id"].tolist() == ["a", "c"] and df["label"].tolist() == [1, 4]
     assert len(df.attrs["skipped"]) == 1 and df.attrs["skipped"][0][0] == 3
     msg = str(record[0].message)
-    assert "ids-sst-dev.csv" in msg and "skipped 1 bad row" in msg and "line 3" in msg and reason in msg
+    assert "ids-sst-dev.csv" in msg and "skipped 1 bad row" in msg
+    assert f"line 3: {reason}" in msg
     with pytest.raises(D.DataFormatError) as err:
         D.load_task("sst", "dev", tmp_path, strict=True, download=False)
     assert "ids-sst-dev.csv, line 3" in str(err.value) and reason in str(err.value)
@@ -228,7 +240,8 @@ def test_missing_file_without_download(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         D.ensure_file("sts", "train", tmp_path, download=False)
     msg = str(err.value)
-    assert "sts-train.csv" in msg and "MTL_DATA_DIR" in msg and "data_dir=" in msg and "network" in msg
+    assert "sts-train.csv" in msg and "MTL_DATA_DIR" in msg
+    assert "data_dir=" in msg and "network" in msg
 
 
 def test_download_failure_says_what_to_do(tmp_path):
@@ -247,9 +260,11 @@ def server(tmp_path, monkeypatch):
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    handler = functools.partial(Quiet, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.timeout = 5
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     # no trailing slash on purpose: ensure_file must add it
     monkeypatch.setenv("MTL_DATA_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
