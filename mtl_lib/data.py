@@ -234,7 +234,8 @@ def _check_row(info, split, header, row, where):
 
 
 def load_task(task: str, split: str, data_dir=None, strict: bool = False,
-              limit: int | None = None, download: bool = True) -> pd.DataFrame:
+              limit: int | None = None, download: bool = True,
+              _stacklevel: int = 2) -> pd.DataFrame:
     """Read one task's split into a DataFrame with columns ``id``, the sentence
     column(s) and ``label`` (no ``label`` for the test split).
 
@@ -274,7 +275,7 @@ def load_task(task: str, split: str, data_dir=None, strict: bool = False,
     if skipped:
         listing = "\n".join(f"  line {line}: {reason}" for line, reason in skipped)
         warnings.warn(f"{path}: skipped {len(skipped)} bad row(s) (strict=True makes "
-                      f"this an error):\n{listing}", DataWarning, stacklevel=2)
+                      f"this an error):\n{listing}", DataWarning, stacklevel=_stacklevel)
     text_cols = ["id", *info.sentence_cols]
     df = pd.DataFrame(rows, columns=text_cols + ([] if split == "test" else ["label"]))
     df[text_cols] = df[text_cols].astype(str)
@@ -287,4 +288,4 @@ def load_task(task: str, split: str, data_dir=None, strict: bool = False,
 
 def load_all(split: str, data_dir=None, **kw) -> dict[str, pd.DataFrame]:
     """``load_task`` for every task in :data:`TASKS`, as ``{task: DataFrame}``."""
-    return {task: load_task(task, split, data_dir, **kw) for task in TASKS}
+    return {task: load_task(task, split, data_dir, _stacklevel=3, **kw) for task in TASKS}

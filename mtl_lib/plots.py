@@ -82,7 +82,9 @@ def plot_length_histograms(lengths: dict[str, Sequence[int]], max_length: int | 
     """Overlaid histograms of sentence lengths in word pieces, one per data set."""
     fig, ax = _axes(figsize=(7, 3.5))
     for name, values in lengths.items():
-        ax.hist(values, bins=40, histtype="step", linewidth=1.8, label=name, density=True)
+        values = np.asarray(values)
+        ax.hist(values, bins=np.arange(0, values.max() + 2) - 0.5, histtype="step", linewidth=1.8,
+                label=name, weights=np.full(len(values), 1 / len(values)))  # bars sum to 1
     if max_length:
         ax.axvline(max_length, color="k", linestyle="--", label=f"max_length = {max_length}")
     ax.set_xlabel("tokens per sentence, [CLS] and [SEP] included")
