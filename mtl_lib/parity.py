@@ -56,10 +56,13 @@ def compare_with_reference(model: BertModel, reference, batch: dict, tol: float 
 def time_forward(models: dict, batch: dict, repeats: int = 10, warmup: int = 2) -> pd.DataFrame:
     """Median seconds of one forward pass per model, measured interleaved on the same batch."""
     times = {name: [] for name in models}
+    sync = torch.cuda.synchronize if batch["input_ids"].is_cuda else (lambda: None)
     for i in range(warmup + repeats):
         for name, model in models.items():
+            sync()
             start = time.perf_counter()
             model(**batch)
+            sync()  # GPU kernels run asynchronously: wait before reading the clock
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
     first = next(iter(models))
