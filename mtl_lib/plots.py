@@ -105,3 +105,35 @@ def plot_similarity_scatter(predicted, gold, ax=None, title: str = ""):
     ax.set_title(f"{title} Pearson r = {r:.3f}".strip())
     fig.tight_layout()
     return fig
+
+
+METRIC_LABELS = {"sst_acc": "SST accuracy", "para_acc": "Quora accuracy", "sts_corr": "STS Pearson r",
+                 "overall": "overall"}
+
+
+def plot_training_curves(history: pd.DataFrame, title: str = ""):
+    """Train vs dev metric per task per epoch (like the paper's Figure 2).
+
+    history: rows with ``epoch`` and ``train_<metric>`` / ``dev_<metric>`` columns,
+    as written by ``mtl_lib.train.Trainer``; for sequential runs the x axis is
+    the phase (one point per task trained).
+    """
+    history = history.reset_index(drop=True)
+    metrics = [m for m in METRIC_LABELS if f"dev_{m}" in history]
+    x = np.arange(1, len(history) + 1)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        if f"train_{m}" in history:
+            ax.plot(x, history[f"train_{m}"], "o-", label="train")
+        ax.plot(x, history[f"dev_{m}"], "s-", label="dev")
+        ax.set_title(METRIC_LABELS[m])
+        if "phase" in history and (history["phase"] != "all").any():
+            ax.set_xticks(x, [f"{e}:{p}" for e, p in zip(history["epoch"], history["phase"])],
+                          rotation=45, fontsize=8)
+        else:
+            ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -34,7 +34,8 @@ class Scale:
 
     name: str
     checkpoint: str  # a known checkpoint name or a folder
-    max_examples: int | None  # rows kept per split and task (None: all)
+    max_examples: int | None  # training rows kept per task (None: all)
+    dev_examples: int | None  # dev rows kept per task (None: all)
     batch_size: int
     max_length: int  # tokens per sentence after truncation
     epochs: int
@@ -42,11 +43,11 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "smoke": Scale("smoke", "all-MiniLM-L6-v2", 64, 16, 64, 1,
+    "smoke": Scale("smoke", "all-MiniLM-L6-v2", 64, 64, 16, 64, 1,
                    "seconds per notebook: CI and nbval"),
-    "laptop": Scale("laptop", "all-MiniLM-L6-v2", 2000, 32, 128, 2,
+    "laptop": Scale("laptop", "all-MiniLM-L6-v2", 2000, None, 32, 128, 2,
                     "the embedded MiniLM on a 2-core CPU, ~10 minutes a notebook"),
-    "full": Scale("full", "bert-base-uncased", None, 32, 128, 10,
+    "full": Scale("full", "bert-base-uncased", None, None, 32, 128, 10,
                   "bert-base-uncased, all the data, the paper's settings, on a GPU"),
 }
 

@@ -1,0 +1,104 @@
+"""Scores, prediction files and result tables.
+
+    sentiment   accuracy of the 5-way argmax
+    paraphrase  accuracy of logit > 0
+    similarity  Pearson r between predicted and gold scores
+    overall     (sst_acc + (1 + sts_corr) / 2 + para_acc) / 3
+
+The Pearson r is mapped from [-1, 1] to [0, 1] so that all three terms of
+the overall score share a range.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .batches import eval_batches, to_device
+from .model import TASK_NAMES, predictions
+
+METRIC_NAMES = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr"}
+PREDICTION_COLUMNS = {"sst": "Predicted_Sentiment", "para": "Predicted_Is_Paraphrase",
+                      "sts": "Predicted_Similarity"}
+FILE_PREFIX = {"sst": "sst", "para": "para", "sts": "sts"}
+
+
+def overall_score(sst_acc: float, para_acc: float, sts_corr: float) -> float:
+    return (sst_acc + (1 + sts_corr) / 2 + para_acc) / 3
+
+
+def metric(task: str, predicted: np.ndarray, gold: np.ndarray) -> float:
+    if task == "sts":
+        if np.std(predicted) == 0 or np.std(gold) == 0:
+            return 0.0  # a constant prediction has no correlation (not NaN)
+        return float(np.corrcoef(predicted, gold)[0, 1])
+    return float((predicted == gold).mean())
+
+
+@torch.inference_mode()
+def predict(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int = 64,
+            max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> np.ndarray:
+    """Predictions for every row of ``df``, in row order (length-sorted batches inside)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = np.zeros(len(df), dtype=np.float64)
+    batches = eval_batches(task, df, tokenizer, batch_size, max_length)
+    total = -(-len(df) // batch_size)
+    for idx, batch, _ in tqdm(batches, total=total, desc=f"predict {task}", disable=not progress, leave=False):
+        batch, _ = to_device(batch, None, device)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            output = model(task, batch)
+        out[idx] = predictions(task, output).double().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def evaluate(model, tokenizer, frames: dict[str, pd.DataFrame], batch_size: int = 64,
+             max_length: int = 128, device=None, amp_dtype=None) -> tuple[dict, dict]:
+    """Score every task in ``frames`` (which must have labels).
+
+    Returns ``(metrics, predictions)``: metrics has ``sst_acc``, ``para_acc``,
+    ``sts_corr`` and, when all three are there, ``overall``.
+    """
+    metrics, preds = {}, {}
+    for task in TASK_NAMES:
+        if task not in frames:
+            continue
+        df = frames[task]
+        preds[task] = predict(model, tokenizer, task, df, batch_size, max_length, device, amp_dtype)
+        metrics[METRIC_NAMES[task]] = metric(task, preds[task], df["label"].to_numpy())
+    if len(metrics) == 3:
+        metrics["overall"] = overall_score(metrics["sst_acc"], metrics["para_acc"], metrics["sts_corr"])
+    return metrics, preds
+
+
+def write_predictions(out_dir: str | Path, split: str, frames: dict[str, pd.DataFrame],
+                      preds: dict[str, np.ndarray]) -> list[Path]:
+    """CS224N-format files, e.g. ``sst-dev-output.csv`` with lines ``id , Predicted_Sentiment``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for task, values in preds.items():
+        column = PREDICTION_COLUMNS[task]
+        path = out_dir / f"{FILE_PREFIX[task]}-{split}-output.csv"
+        lines = [f"id , {column}"]
+        for row_id, value in zip(frames[task]["id"], values):
+            text = f"{value:.4f}" if task == "sts" else str(int(value))
+            lines.append(f"{row_id} , {text}")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(path)  # atomic: never a half-written file
+        paths.append(path)
+    return paths
+
+
+def results_table(rows: dict[str, dict]) -> pd.DataFrame:
+    """Named metric dicts -> a DataFrame with one row per run and the metric columns."""
+    columns = ["sst_acc", "para_acc", "sts_corr", "overall"]
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table[[c for c in columns if c in table] + [c for c in table if c not in columns]]

@@ -1,0 +1,128 @@
+"""One training run from start to finish: what ``python -m mtl_lib train`` does.
+
+load data at the chosen scale -> build the model -> train (frozen baseline,
+sequential or summed) -> score dev -> write predictions for dev and test ->
+``metrics.json`` with the scores, the time, the full config and the history.
+Notebooks call ``run_experiment`` too, so a notebook and the command line
+can never disagree about what a run is.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .data import TASKS, load_task
+from .evaluate import evaluate, write_predictions
+from .features import train_frozen_heads
+from .model import HeadConfig, MultitaskBert
+from .runs import load_checkpoint, read_state, write_json
+from .setup import Scale, get_scale, seed_everything
+from .tokenizer import load_tokenizer
+from .train import Trainer, TrainConfig
+
+
+def load_frames(scale: Scale, data_dir=None) -> tuple[dict, dict]:
+    """Training and dev frames of the three tasks, cut to the scale's sizes."""
+    train = {t: load_task(t, "train", data_dir, limit=scale.max_examples) for t in TASKS}
+    dev = {t: load_task(t, "dev", data_dir, limit=scale.dev_examples) for t in TASKS}
+    return train, dev
+
+
+def load_test_frames(data_dir=None, download: bool = True) -> tuple[dict, dict]:
+    """The unlabelled test splits that exist; and, for those that don't, why."""
+    frames, missing = {}, {}
+    for task in TASKS:
+        try:
+            frames[task] = load_task(task, "test", data_dir, download=download)
+        except FileNotFoundError as err:
+            missing[task] = str(err).splitlines()[0]
+    return frames, missing
+
+
+def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale | None = None,
+                   head: HeadConfig | None = None, train_cfg: TrainConfig | None = None,
+                   data_dir=None, device=None, resume: bool = False, progress: bool = True,
+                   baseline_epochs: int = 10) -> dict:
+    """Train and evaluate one configuration; write everything under ``out``; return metrics."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    scale = get_scale(scale)
+    head = head or HeadConfig(checkpoint=scale.checkpoint)
+    train_cfg = train_cfg or TrainConfig(epochs=scale.epochs, batch_size=scale.batch_size,
+                                         max_length=scale.max_length)
+    device = torch.device(device or "cpu")
+    seed_everything(train_cfg.seed)
+    train, dev = load_frames(scale, data_dir)
+    tok = load_tokenizer(head.checkpoint)
+    model = MultitaskBert.from_pretrained(head)
+    start = time.perf_counter()
+    if method == "baseline":
+        _, history = train_frozen_heads(model, tok, train, dev, epochs=baseline_epochs, lr=train_cfg.head_lr,
+                                        max_length=train_cfg.max_length, seed=train_cfg.seed,
+                                        device=device, progress=progress)
+        torch.save(model.heads.state_dict(), out / "heads.pt")
+    else:
+        if train_cfg.method != method:
+            train_cfg = TrainConfig(**{**asdict(train_cfg), "method": method})
+        trainer = Trainer(model, tok, train, dev, train_cfg, device=device, run_dir=out, progress=progress)
+        history = trainer.fit(resume=resume)
+    train_seconds = time.perf_counter() - start
+    metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir)
+    metrics.update(method=method, scale=scale.name, train_seconds=train_seconds,
+                   head_config=head.to_dict(), train_config=asdict(train_cfg),
+                   history=history.to_dict(orient="records"))
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_dir=None) -> dict:
+    """Score dev, write dev and test predictions; return the metrics (and what was missing)."""
+    metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device)
+    write_predictions(out / "predictions", "dev", dev, preds)
+    test, missing = load_test_frames(data_dir)
+    if test:
+        test_preds = {t: predict_all(model, tok, t, df, cfg, device) for t, df in test.items()}
+        write_predictions(out / "predictions", "test", test, test_preds)
+    if missing:
+        metrics["missing_test_files"] = missing
+        warnings.warn(f"No test predictions for {', '.join(missing)}: {missing}", stacklevel=2)
+    return metrics
+
+
+def predict_all(model, tok, task, df, cfg, device):
+    from .evaluate import predict
+
+    return predict(model, tok, task, df, max_length=cfg.max_length, device=device)
+
+
+def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
+    """Re-score a saved run on dev (same scale) and rewrite its predictions."""
+    run = Path(run)
+    metrics_path = run / "metrics.json"
+    if not metrics_path.exists():
+        raise FileNotFoundError(f"{metrics_path} not found: is {run} a finished run folder "
+                                "(written by `python -m mtl_lib train --out DIR`)?")
+    import json
+
+    saved = json.loads(metrics_path.read_text())
+    head = HeadConfig(**saved["head_config"])
+    cfg = TrainConfig(**saved["train_config"])
+    model = MultitaskBert.from_pretrained(head)
+    if saved["method"] == "baseline":
+        model.heads.load_state_dict(torch.load(run / "heads.pt", weights_only=True))
+    else:
+        load_checkpoint(run, model)
+    device = torch.device(device or "cpu")
+    model.to(device)
+    _, dev = load_frames(get_scale(saved["scale"]), data_dir)
+    return finish_run(run, model, load_tokenizer(head.checkpoint), dev, cfg, device, data_dir)
+
+
+def history_frame(metrics: dict) -> pd.DataFrame:
+    return pd.DataFrame(metrics["history"])

@@ -1,0 +1,123 @@
+"""The frozen baseline: train only the heads, on cached sentence embeddings.
+
+With the encoder frozen, its output for a sentence never changes, so
+re-encoding every sentence every epoch is wasted work - and the encoder is
+~99% of the cost. Encode each split ONCE, keep the (N, H) embeddings (in
+memory, and on disk keyed by checkpoint + pooling + max_length + the exact
+sentences), and train the small heads on them: 10 epochs of three heads
+take seconds instead of ten full encoding passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .data import TASKS
+from .encode import encode
+from .evaluate import METRIC_NAMES, metric, overall_score
+from .model import MultitaskBert, predictions, task_loss
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MTL_CACHE_DIR", Path.home() / ".cache" / "mtl-minbert" / "features"))
+
+
+def feature_key(model: MultitaskBert, sentences: list[str], max_length: int) -> str:
+    """A hash of what decides the embeddings: weights, pooling, truncation, the sentences."""
+    h = hashlib.sha256()
+    h.update(f"{model.config.checkpoint}|{model.config.pooling}|{max_length}|".encode())
+    for p in list(model.encoder.parameters())[::8]:  # a fingerprint of the actual weights
+        h.update(p.detach().float().cpu().numpy().tobytes()[:4096])
+    h.update("\x00".join(sentences).encode())
+    return h.hexdigest()[:24]
+
+
+def cached_embeddings(model: MultitaskBert, tokenizer, sentences: list[str], max_length: int = 128,
+                      batch_size: int = 64, cache_dir: str | Path | None = None,
+                      device=None, progress: bool = True) -> torch.Tensor:
+    """(N, H) embeddings of ``sentences``, read from the disk cache when present."""
+    path = None
+    if cache_dir is not False:
+        folder = Path(cache_dir or default_cache_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{feature_key(model, sentences, max_length)}.pt"
+        if path.exists():
+            return torch.load(path, weights_only=True)
+    model.eval()
+    emb = encode(model.encoder, tokenizer, sentences, model.config.pooling, batch_size,
+                 max_length, device, progress)
+    if path is not None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        torch.save(emb, tmp)
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
+    return emb
+
+
+def task_features(model, tokenizer, task: str, df: pd.DataFrame, **kw) -> tuple:
+    """(u,) for sst; (u, v) for the pair tasks; each (N, H)."""
+    return tuple(cached_embeddings(model, tokenizer, df[col].tolist(), **kw)
+                 for col in TASKS[task].sentence_cols)
+
+
+def train_frozen_heads(model: MultitaskBert, tokenizer, train: dict, dev: dict, epochs: int = 10,
+                       lr: float = 1e-3, batch_size: int = 64, max_length: int = 128, seed: int = 0,
+                       cache_dir=None, device=None, progress: bool = True) -> tuple[dict, pd.DataFrame]:
+    """Freeze the encoder, cache features, train each head on its task.
+
+    Returns ``(dev metrics, history)``; the history has per-epoch train loss
+    and train/dev metric per task, and the seconds spent encoding vs training.
+    """
+    device = torch.device(device or "cpu")
+    model.to(device)
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    t0 = time.perf_counter()
+    kw = dict(max_length=max_length, cache_dir=cache_dir, device=device, progress=progress)
+    feats = {split: {t: task_features(model, tokenizer, t, df, **kw) for t, df in frames.items()}
+             for split, frames in (("train", train), ("dev", dev))}
+    encode_seconds = time.perf_counter() - t0
+    torch.manual_seed(seed)
+    history, metrics = [], {}
+    for task in train:
+        head_params = [p for n, p in model.heads.named_parameters() if n.startswith(task + ".")]
+        optimizer = torch.optim.AdamW(head_params, lr=lr) if head_params else None
+        x_train = [f.to(device) for f in feats["train"][task]]
+        y_train = torch.tensor(train[task]["label"].to_numpy()).to(device)
+        for epoch in tqdm(range(epochs), desc=f"frozen {task} head", disable=not progress, leave=False):
+            model.heads.train()
+            total = 0.0
+            if optimizer is not None:  # the cosine STS head has nothing to train
+                order = torch.randperm(len(y_train), device=device)
+                for start in range(0, len(order), batch_size):
+                    idx = order[start:start + batch_size]
+                    loss = task_loss(task, model.head(task, *(x[idx] for x in x_train)), y_train[idx])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.detach() * len(idx)
+            row = {"task": task, "epoch": epoch + 1, "train_loss": float(total) / len(y_train)}
+            for split, frames in (("train", train), ("dev", dev)):
+                row[f"{split}_metric"] = score_features(model, task, feats[split][task], frames[task], device)
+            history.append(row)
+        metrics[METRIC_NAMES[task]] = history[-1]["dev_metric"]
+    if len(metrics) == 3:
+        metrics["overall"] = overall_score(metrics["sst_acc"], metrics["para_acc"], metrics["sts_corr"])
+    metrics["encode_seconds"] = encode_seconds
+    metrics["train_seconds"] = time.perf_counter() - t0 - encode_seconds
+    return metrics, pd.DataFrame(history)
+
+
+@torch.inference_mode()
+def score_features(model, task: str, features: tuple, df: pd.DataFrame, device) -> float:
+    model.heads.eval()
+    out = model.head(task, *(f.to(device) for f in features))
+    return metric(task, predictions(task, out).double().cpu().numpy(), df["label"].to_numpy())

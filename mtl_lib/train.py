@@ -1,0 +1,254 @@
+"""Training loops: sequential fine-tuning and the summed multi-task loss.
+
+One machinery serves every method:
+
+* ``sequential`` - every epoch, a full pass over each task's training set,
+  in a given order (sst -> para -> sts, or any of the 6 orders). The model
+  is scored on dev after each phase, which makes *forgetting* visible: what
+  the last task teaches can overwrite what the first one learned.
+* ``summed`` - every step takes a batch of EVERY task and back-propagates
+  L = L_sst + L_para + L_sts, so the shared encoder always hears all three.
+
+Tasks differ in size, so how often each one's examples come round is an
+option (``sampling``), given as the number of examples per task per step:
+
+* ``equal``        - B of every task: small tasks repeat within an epoch;
+* ``proportional`` - B_t proportional to the task's size n_t;
+* ``annealed``     - B_t proportional to n_t ** alpha, alpha going from 1 to 0.5
+  over the epochs (Stickland & Murray 2019): big tasks lead early, then the
+  small ones catch up. The default.
+
+An epoch of the summed loss is as many steps as it takes to show the largest
+task once at its batch size. Also here: AdamW, linear warm-up then decay,
+gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
+per-epoch checkpoints and exact resumption (the data order and the dropout
+masks of epoch e depend only on (seed, e)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import permutations
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .batches import cycle, to_device, train_loader
+from .evaluate import evaluate
+from .model import TASK_NAMES, MultitaskBert, task_loss
+from .runs import load_checkpoint, read_state, save_checkpoint
+
+METHODS = ("sequential", "summed")
+SAMPLINGS = ("equal", "proportional", "annealed")
+ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or inf; the run stopped before saving anything bad."""
+
+
+@dataclass
+class TrainConfig:
+    method: str = "summed"
+    order: tuple = ("sst", "para", "sts")  # sequential only
+    sampling: str = "annealed"  # summed only
+    epochs: int = 3
+    lr: float = 5e-5  # the encoder's learning rate
+    head_lr: float = 1e-3  # the freshly initialised heads learn faster
+    weight_decay: float = 0.01
+    batch_size: int = 32  # examples per task per step (pairs: B pairs)
+    max_length: int = 128
+    warmup: float = 0.1  # fraction of all steps
+    clip: float = 1.0  # max gradient norm (0: off)
+    seed: int = 0
+    steps_per_epoch: int | None = None  # summed: override the computed epoch length
+    train_eval_examples: int = 500  # train rows scored each epoch (train vs dev curves)
+    log_every: int = 10  # steps between progress-bar updates (host-device syncs)
+    amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.order = tuple(self.order)
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling={self.sampling!r}; choose one of {', '.join(SAMPLINGS)}.")
+        if self.order not in ORDERS:
+            raise ValueError(f"order={self.order!r} must be a permutation of {TASK_NAMES}.")
+        for name in ("epochs", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        if not (self.lr > 0 and self.head_lr > 0):
+            raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
+
+
+def task_batch_sizes(sizes: dict[str, int], cfg: TrainConfig, epoch: int) -> dict[str, int]:
+    """Examples per task per step under ``cfg.sampling`` (at least 1 each)."""
+    if cfg.sampling == "equal":
+        return {t: cfg.batch_size for t in sizes}
+    alpha = 1.0 if cfg.sampling == "proportional" else 1.0 - 0.5 * epoch / max(cfg.epochs - 1, 1)
+    weights = {t: n ** alpha for t, n in sizes.items()}
+    total = sum(weights.values())
+    budget = cfg.batch_size * len(sizes)
+    return {t: max(1, round(budget * w / total)) for t, w in weights.items()}
+
+
+def amp_dtype(device: torch.device, enabled: bool):
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class Trainer:
+    """Fine-tunes a ``MultitaskBert`` on ``train`` frames, scoring on ``dev`` frames."""
+
+    def __init__(self, model: MultitaskBert, tokenizer, train: dict[str, pd.DataFrame],
+                 dev: dict[str, pd.DataFrame], cfg: TrainConfig, device=None,
+                 run_dir: str | Path | None = None, progress: bool = True):
+        self.model, self.tok, self.train, self.dev, self.cfg = model, tokenizer, train, dev, cfg
+        self.device = torch.device(device or "cpu")
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.progress = progress
+        self.amp = amp_dtype(self.device, cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        self.pin = self.device.type == "cuda"
+        self.model.to(self.device)
+        groups = []  # encoder / heads x weight decay / none (biases, LayerNorm)
+        for part, lr in ((model.encoder, cfg.lr), (model.heads, cfg.head_lr)):
+            params = [p for p in part.parameters() if p.requires_grad]
+            groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr,
+                        "weight_decay": cfg.weight_decay},
+                       {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
+        total = self.steps_per_epoch() * cfg.epochs
+        warm = int(cfg.warmup * total)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: (s + 1) / max(warm, 1) if s < warm
+            else max(0.0, (total - s) / max(total - warm, 1)))
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self.step = 0
+
+    # --- how long an epoch is --------------------------------------------------------
+    def steps_per_epoch(self, epoch: int = 0) -> int:
+        sizes = {t: len(df) for t, df in self.train.items()}
+        if self.cfg.method == "sequential":
+            return sum(math.ceil(n / self.cfg.batch_size) for n in sizes.values())
+        if self.cfg.steps_per_epoch:
+            return self.cfg.steps_per_epoch
+        bs = task_batch_sizes(sizes, self.cfg, epoch)
+        return max(math.ceil(n / bs[t]) for t, n in sizes.items())
+
+    def loaders(self, epoch: int, batch_sizes: dict[str, int]):
+        seed = self.cfg.seed * 1000 + epoch
+        return {t: train_loader(t, df, self.tok, batch_sizes[t], self.cfg.max_length, seed + i, self.pin)
+                for i, (t, df) in enumerate(self.train.items())}
+
+    # --- one optimisation step ---------------------------------------------------------
+    def losses(self, batches: dict) -> dict[str, torch.Tensor]:
+        """Task -> loss for this step's batches (no host-device sync)."""
+        out = {}
+        for task, (batch, labels) in batches.items():
+            batch, labels = to_device(batch, labels, self.device)
+            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                output = self.model(task, batch)
+            out[task] = task_loss(task, output, labels)
+        return out
+
+    def update(self, losses: dict[str, torch.Tensor]) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(sum(losses.values())).backward()
+        if self.cfg.clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+
+    def check_finite(self, running: torch.Tensor, tasks: list[str], where: str) -> list[float]:
+        """One sync: read the running losses; stop the run if any is NaN/inf."""
+        values = running.tolist()
+        bad = [t for t, v in zip(tasks, values) if not math.isfinite(v)]
+        if bad:
+            kept = f"the last good checkpoint is kept in {self.run_dir}" if self.run_dir else "nothing was saved"
+            raise NonFiniteLossError(
+                f"Non-finite loss for task {', '.join(bad)} by step {self.step} ({where}); {kept}. "
+                f"Try a lower learning rate (now {self.cfg.lr:g}), gradient clipping (--clip 1.0), "
+                "or warm-up (--warmup 0.1).")
+        return values
+
+    # --- epochs ------------------------------------------------------------------------
+    def run_steps(self, tasks: list[str], iters: dict, n_steps: int, desc: str) -> dict[str, float]:
+        running = torch.zeros(len(tasks), device=self.device)
+        bar = tqdm(range(n_steps), desc=desc, disable=not self.progress, leave=False)
+        for i in bar:
+            losses = self.losses({t: next(iters[t]) for t in tasks})
+            self.update(losses)
+            running += torch.stack([losses[t].detach().float() for t in tasks])
+            if (i + 1) % self.cfg.log_every == 0 or i + 1 == n_steps:
+                values = self.check_finite(running, tasks, desc)
+                bar.set_postfix({t: f"{v / (i + 1):.3f}" for t, v in zip(tasks, values)})
+        return {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
+
+    def run_epoch(self, epoch: int) -> None:
+        torch.manual_seed(self.cfg.seed * 1000 + epoch)  # dropout masks of this epoch
+        self.model.train()
+        if self.cfg.method == "summed":
+            sizes = {t: len(df) for t, df in self.train.items()}
+            bs = task_batch_sizes(sizes, self.cfg, epoch)
+            iters = {t: cycle(loader) for t, loader in self.loaders(epoch, bs).items()}
+            losses = self.run_steps(list(self.train), iters, self.steps_per_epoch(epoch),
+                                    f"epoch {epoch + 1}/{self.cfg.epochs} summed")
+            self.record(epoch, "all", losses)
+        else:
+            loaders = self.loaders(epoch, {t: self.cfg.batch_size for t in self.train})
+            for task in self.cfg.order:
+                if task not in loaders:
+                    continue
+                losses = self.run_steps([task], {task: iter(loaders[task])}, len(loaders[task]),
+                                        f"epoch {epoch + 1}/{self.cfg.epochs} {task}")
+                self.record(epoch, task, losses)
+
+    def record(self, epoch: int, phase: str, losses: dict) -> None:
+        n = self.cfg.train_eval_examples
+        sample = {t: df.iloc[:n] for t, df in self.train.items()}
+        train_metrics, _ = evaluate(self.model, self.tok, sample, max_length=self.cfg.max_length,
+                                    device=self.device, amp_dtype=self.amp)
+        dev_metrics, _ = evaluate(self.model, self.tok, self.dev, max_length=self.cfg.max_length,
+                                  device=self.device, amp_dtype=self.amp)
+        row = {"epoch": epoch + 1, "phase": phase, "step": self.step,
+               "seconds": time.perf_counter() - self.t0 + self.elapsed_before, **losses,
+               **{f"train_{k}": v for k, v in train_metrics.items()},
+               **{f"dev_{k}": v for k, v in dev_metrics.items()}}
+        self.history.append(row)
+
+    def fit(self, resume: bool = False) -> pd.DataFrame:
+        """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
+        self.elapsed_before = 0.0
+        if resume:
+            self.resume()
+        self.t0 = time.perf_counter()
+        for epoch in range(self.start_epoch, self.cfg.epochs):
+            self.run_epoch(epoch)
+            if self.run_dir:
+                save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, {
+                    "epoch": epoch + 1, "step": self.step, "train_config": asdict(self.cfg),
+                    "head_config": self.model.config.to_dict(), "history": self.history})
+        return pd.DataFrame(self.history)
+
+    def resume(self) -> None:
+        if not self.run_dir or not (self.run_dir / "checkpoint").exists():
+            return  # nothing to resume: start from scratch
+        state = read_state(self.run_dir)
+        saved = TrainConfig(**{**state["train_config"], "epochs": self.cfg.epochs})
+        if asdict(saved) != asdict(self.cfg):
+            raise ValueError(f"Cannot resume {self.run_dir}: it was trained with a different "
+                             "configuration; use a new --out folder.")
+        load_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler)
+        self.start_epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self.elapsed_before = self.history[-1]["seconds"] if self.history else 0.0

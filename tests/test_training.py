@@ -1,0 +1,174 @@
+"""The multi-task model and its training machinery, on tiny slices of the real data."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mtl_lib import cli, train as train_module
+from mtl_lib.data import load_task
+from mtl_lib.evaluate import metric, overall_score, write_predictions
+from mtl_lib.features import train_frozen_heads
+from mtl_lib.model import HeadConfig, MultitaskBert, pair_features, task_loss
+from mtl_lib.train import NonFiniteLossError, Trainer, TrainConfig, task_batch_sizes
+
+TASKS = ("sst", "para", "sts")
+
+
+@pytest.fixture(scope="module")
+def frames(data_dir):
+    train = {t: load_task(t, "train", data_dir, limit=12) for t in TASKS}
+    dev = {t: load_task(t, "dev", data_dir, limit=12) for t in TASKS}
+    return train, dev
+
+
+def tiny_cfg(**kw):
+    return TrainConfig(**{"epochs": 2, "batch_size": 4, "max_length": 32, "train_eval_examples": 8,
+                          "sampling": "equal", "log_every": 1, **kw})
+
+
+def test_heads_shapes_and_cosine_head(tokenizer):
+    model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine", pair_features="rich")).eval()
+    single = tokenizer(["a fine film", "dull"])
+    pair = tokenizer(["a man plays", "a dog runs", "a man plays", "a cat sleeps"])  # (a1, a2, b1, b2)
+    assert model("sst", single).shape == (2, 5)
+    assert model("para", pair).shape == (2,)
+    sts = model("sts", pair)
+    assert sts.shape == (2,) and sts[0].item() == pytest.approx(5.0, abs=1e-4)  # identical sentences
+    assert "sts" not in model.heads  # the cosine head has no parameters
+    u, v = torch.ones(2, 3), torch.zeros(2, 3)
+    assert pair_features(u, v, "concat").shape == (2, 6) and pair_features(u, v, "rich").shape == (2, 12)
+    with pytest.raises(ValueError, match="sts_head"):
+        HeadConfig(sts_head="dot")
+
+
+def test_losses_and_metrics():
+    assert task_loss("sst", torch.tensor([[10.0, 0, 0, 0, 0]]), torch.tensor([0])).item() < 1e-3
+    assert task_loss("para", torch.tensor([0.0]), torch.tensor([1.0])).item() == pytest.approx(math.log(2))
+    assert task_loss("sts", torch.tensor([3.0]), torch.tensor([1.0])).item() == pytest.approx(4.0)
+    assert metric("sts", np.array([1.0, 2, 3]), np.array([2.0, 4, 6])) == pytest.approx(1.0)
+    assert metric("sts", np.array([1.0, 1, 1]), np.array([2.0, 4, 6])) == 0.0  # constant: no NaN
+    assert overall_score(0.481, 0.741, 0.409) == pytest.approx(0.642, abs=5e-4)  # the paper's numbers
+
+
+def test_sampling_sizes():
+    sizes = {"sst": 8000, "para": 16000, "sts": 4000}
+    cfg = TrainConfig(batch_size=32, epochs=3)
+    assert task_batch_sizes(sizes, TrainConfig(sampling="equal"), 0) == {t: 32 for t in sizes}
+    prop = task_batch_sizes(sizes, TrainConfig(sampling="proportional", batch_size=32), 0)
+    assert prop == {"sst": 27, "para": 55, "sts": 14}
+    first, last = task_batch_sizes(sizes, cfg, 0), task_batch_sizes(sizes, cfg, 2)
+    assert first == prop and last["sts"] > first["sts"] and last["para"] < first["para"]
+
+
+def test_summed_training_learns_and_resume_is_exact(frames, tokenizer, tmp_path):
+    train, dev = frames
+    torch.manual_seed(0)
+    full = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(),
+                   run_dir=tmp_path / "full", progress=False)
+    history = full.fit()
+    assert list(history.epoch) == [1, 2]
+    assert history.train_loss_sts.iloc[-1] < history.train_loss_sts.iloc[0]
+
+    torch.manual_seed(0)
+    interrupted = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(),
+                          run_dir=tmp_path / "cut", progress=False)
+    real_run_epoch = interrupted.run_epoch
+
+    def stop_in_second_epoch(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt  # the laptop lid closes
+        real_run_epoch(epoch)
+
+    interrupted.run_epoch = stop_in_second_epoch
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    assert json.loads((tmp_path / "cut/checkpoint/state.json").read_text())["epoch"] == 1
+
+    torch.manual_seed(123)  # a fresh process: the global RNG state is not the same
+    resumed = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(),
+                      run_dir=tmp_path / "cut", progress=False)
+    resumed_history = resumed.fit(resume=True)
+    cols = [c for c in history if c.startswith(("dev_", "train_"))]
+    pd.testing.assert_frame_equal(history[cols], resumed_history[cols])
+    a = load_file(tmp_path / "full/checkpoint/model.safetensors")
+    b = load_file(tmp_path / "cut/checkpoint/model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sequential_scores_after_each_phase(frames, tokenizer):
+    train, dev = frames
+    cfg = tiny_cfg(method="sequential", order=("sts", "sst", "para"), epochs=1)
+    history = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, cfg, progress=False).fit()
+    assert list(history.phase) == ["sts", "sst", "para"]
+    assert {"dev_sst_acc", "dev_para_acc", "dev_sts_corr", "dev_overall"} <= set(history)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(frames, tokenizer, tmp_path, monkeypatch):
+    train, dev = frames
+    trainer = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(epochs=3),
+                      run_dir=tmp_path, progress=False)
+    real_loss = train_module.task_loss
+
+    def poisoned(task, output, labels):
+        loss = real_loss(task, output, labels)
+        return loss * float("nan") if task == "para" and trainer.step >= 4 else loss
+
+    monkeypatch.setattr(train_module, "task_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"task para by step \d+.*lower learning rate"):
+        trainer.fit()
+    state = json.loads((tmp_path / "checkpoint/state.json").read_text())
+    assert state["epoch"] == 1
+    weights = load_file(tmp_path / "checkpoint/model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_frozen_baseline_caches_features(frames, tokenizer, tmp_path):
+    train, dev = frames
+    model = MultitaskBert.from_pretrained()
+    metrics, history = train_frozen_heads(model, tokenizer, train, dev, epochs=3, cache_dir=tmp_path,
+                                          progress=False)
+    assert {"sst_acc", "para_acc", "sts_corr", "overall"} <= set(metrics)
+    assert len(history) == 9 and len(list(tmp_path.glob("*.pt"))) == 10  # (1 + 2 + 2 columns) x (train, dev)
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    before = {p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")}
+    metrics2, _ = train_frozen_heads(MultitaskBert.from_pretrained(), tokenizer, train, dev, epochs=3,
+                                     cache_dir=tmp_path, progress=False)
+    assert {p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")} == before  # read, not re-encoded
+    assert metrics2["encode_seconds"] < metrics["encode_seconds"]
+
+
+def test_prediction_files_format(tmp_path):
+    frames = {"sst": pd.DataFrame({"id": ["a", "b"]}), "sts": pd.DataFrame({"id": ["c"]})}
+    write_predictions(tmp_path, "dev", frames, {"sst": np.array([3.0, 1.0]), "sts": np.array([2.5])})
+    assert (tmp_path / "sst-dev-output.csv").read_text() == "id , Predicted_Sentiment\na , 3\nb , 1\n"
+    assert (tmp_path / "sts-dev-output.csv").read_text() == "id , Predicted_Similarity\nc , 2.5000\n"
+
+
+def test_cli_train_and_evaluate_smoke(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("mtl_lib.setup.SCALES", {**__import__("mtl_lib.setup").setup.SCALES})
+    from mtl_lib.setup import SCALES, Scale
+
+    SCALES["smoke"] = Scale("smoke", "all-MiniLM-L6-v2", 12, 12, 4, 32, 1)
+    out = tmp_path / "run"
+    assert cli.main(["train", "--scale", "smoke", "--method", "summed", "--sts-head", "cosine",
+                     "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("sst_acc", "para_acc", "sts_corr", "overall", "train_seconds", "train_config",
+                "head_config", "history"):
+        assert key in metrics
+    assert metrics["head_config"]["sts_head"] == "cosine"
+    assert (out / "predictions/sst-test-output.csv").exists()
+    assert "para" in metrics["missing_test_files"]  # said, not silently skipped
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--run", str(out)]) == 0
+    assert f"overall {metrics['overall']:.4f}" in capsys.readouterr().out
+    assert cli.main(["evaluate", "--run", str(tmp_path / "nothing")]) == 2
+    assert "metrics.json not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--out", str(out), "--order", "sst,sst,para"])
+    assert "not an order" in capsys.readouterr().err
