@@ -13,6 +13,7 @@ Commands so far:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import torch
@@ -66,6 +67,9 @@ def cmd_train(args) -> int:
     from .train import TrainConfig
 
     scale = get_scale(args.scale)
+    if args.max_examples or args.dev_examples:
+        scale = dataclasses.replace(scale, max_examples=args.max_examples or scale.max_examples,
+                                    dev_examples=args.dev_examples or scale.dev_examples)
     head = HeadConfig(checkpoint=args.checkpoint or scale.checkpoint, pooling=args.pooling,
                       pair_features=args.pair_features, sts_head=args.sts_head, dropout=args.dropout)
     cfg = TrainConfig(method="sequential" if args.method == "sequential" else "summed",
@@ -134,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup", type=float, default=0.1)
     train.add_argument("--clip", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--max-examples", type=int, help="training rows per task (default: the scale's)")
+    train.add_argument("--dev-examples", type=int, help="dev rows per task (default: the scale's)")
     train.add_argument("--checkpoint", help="all-MiniLM-L6-v2, bert-base-uncased or a folder")
     train.add_argument("--data-dir")
     train.add_argument("--device")

@@ -21,7 +21,7 @@ from .data import TASKS, load_task
 from .evaluate import evaluate, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
-from .runs import load_checkpoint, read_state, write_json
+from .runs import load_checkpoint, write_json
 from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
@@ -74,7 +74,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
         history = trainer.fit(resume=resume)
     train_seconds = time.perf_counter() - start
     metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir)
-    metrics.update(method=method, scale=scale.name, train_seconds=train_seconds,
+    metrics.update(method=method, scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
                    history=history.to_dict(orient="records"))
     write_json(out / "metrics.json", metrics)
@@ -120,7 +120,7 @@ def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
         load_checkpoint(run, model)
     device = torch.device(device or "cpu")
     model.to(device)
-    _, dev = load_frames(get_scale(saved["scale"]), data_dir)
+    _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
     return finish_run(run, model, load_tokenizer(head.checkpoint), dev, cfg, device, data_dir)
 
 
