@@ -76,7 +76,9 @@ def cmd_train(args) -> int:
                       order=tuple(args.order.split(",")), sampling=args.sampling,
                       epochs=args.epochs or scale.epochs, lr=args.lr, head_lr=args.head_lr,
                       batch_size=args.batch_size or scale.batch_size, max_length=scale.max_length,
-                      warmup=args.warmup, clip=args.clip, seed=args.seed)
+                      warmup=args.warmup, clip=args.clip, seed=args.seed,
+                      smart_lambda=args.smart_lambda, smart_sigma=args.smart_sigma,
+                      smart_steps=args.smart_steps)
     metrics = run_experiment(args.out, args.method, scale, head, cfg, data_dir=args.data_dir,
                              device=get_device(args.device, verbose=False), resume=args.resume,
                              baseline_epochs=args.epochs or 10)
@@ -94,6 +96,11 @@ def cmd_evaluate(args) -> int:
 
 def print_metrics(metrics: dict, out) -> None:
     keys = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
+    conflicts = metrics.get("pcgrad_steps")
+    if conflicts:
+        values = conflicts["values"]
+        print(f"PCGrad: {len(values)} steps, pairs projected "
+              f"{sum(v[-1] for v in values) / len(values):.1%} of the time")
     print(" | ".join(f"{k} {metrics[k]:.4f}" for k in keys if k in metrics))
     print(f"written to {out}: metrics.json, predictions/")
 
@@ -124,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one configuration; writes DIR/metrics.json")
     train.add_argument("--out", required=True, help="run folder (created; reused with --resume)")
     train.add_argument("--scale", choices=["smoke", "laptop", "full"])
-    train.add_argument("--method", choices=["baseline", "sequential", "summed"], default="summed")
+    train.add_argument("--method", choices=["baseline", "sequential", "summed", "pcgrad"],
+                       default="summed", help="pcgrad: the summed loss with gradient surgery")
     train.add_argument("--order", type=_order, default="sst,para,sts", help="sequential: task order")
     train.add_argument("--sampling", choices=["equal", "proportional", "annealed"], default="annealed")
     train.add_argument("--sts-head", choices=["linear", "cosine"], default="linear")
@@ -138,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup", type=float, default=0.1)
     train.add_argument("--clip", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--smart-lambda", type=float, default=0.0, help="SMART weight (0: off)")
+    train.add_argument("--smart-sigma", type=float, default=1e-5, help="SMART perturbation std")
+    train.add_argument("--smart-steps", type=int, choices=[0, 1], default=0,
+                       help="0: one random perturbation (the paper); 1: one ascent step")
     train.add_argument("--max-examples", type=int, help="training rows per task (default: the scale's)")
     train.add_argument("--dev-examples", type=int, help="dev rows per task (default: the scale's)")
     train.add_argument("--checkpoint", help="all-MiniLM-L6-v2, bert-base-uncased or a folder")

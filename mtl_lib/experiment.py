@@ -26,6 +26,8 @@ from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
 
+METHODS = ("baseline", "sequential", "summed", "pcgrad")
+
 
 def load_frames(scale: Scale, data_dir=None) -> tuple[dict, dict]:
     """Training and dev frames of the three tasks, cut to the scale's sizes."""
@@ -62,21 +64,27 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     tok = load_tokenizer(head.checkpoint)
     model = MultitaskBert.from_pretrained(head)
     start = time.perf_counter()
+    extra = {}
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
     if method == "baseline":
         _, history = train_frozen_heads(model, tok, train, dev, epochs=baseline_epochs, lr=train_cfg.head_lr,
                                         max_length=train_cfg.max_length, seed=train_cfg.seed,
                                         device=device, progress=progress)
         torch.save(model.heads.state_dict(), out / "heads.pt")
     else:
-        if train_cfg.method != method:
-            train_cfg = TrainConfig(**{**asdict(train_cfg), "method": method})
+        wanted = {"method": "summed", "pcgrad": True} if method == "pcgrad" else {"method": method}
+        train_cfg = TrainConfig(**{**asdict(train_cfg), **wanted})
         trainer = Trainer(model, tok, train, dev, train_cfg, device=device, run_dir=out, progress=progress)
         history = trainer.fit(resume=resume)
+        if trainer.conflicts:
+            extra["pcgrad_steps"] = {"columns": ["cos_sst_para", "cos_sst_sts", "cos_para_sts", "projected"],
+                                     "values": trainer.conflicts}
     train_seconds = time.perf_counter() - start
     metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir)
     metrics.update(method=method, scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
-                   history=history.to_dict(orient="records"))
+                   history=history.to_dict(orient="records"), **extra)
     write_json(out / "metrics.json", metrics)
     return metrics
 

@@ -40,6 +40,8 @@ from tqdm.auto import tqdm
 from .batches import cycle, to_device, train_loader
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
+from .pcgrad import pcgrad_sum
+from .smart import smart_regularizer
 from .runs import load_checkpoint, read_state, save_checkpoint
 
 METHODS = ("sequential", "summed")
@@ -69,6 +71,11 @@ class TrainConfig:
     train_eval_examples: int = 500  # train rows scored each epoch (train vs dev curves)
     log_every: int = 10  # steps between progress-bar updates (host-device syncs)
     amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
+    pcgrad: bool = False  # summed only: gradient surgery on the shared encoder (mtl_lib.pcgrad)
+    smart_lambda: float = 0.0  # weight of the SMART regularizer (0: off; mtl_lib.smart)
+    smart_sigma: float = 1e-5  # std of the random perturbation of the word embeddings
+    smart_steps: int = 0  # 0: the paper's random perturbation; 1: one ascent step (original SMART)
+    smart_step_size: float = 1e-3
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -82,6 +89,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        if self.pcgrad and self.method != "summed":
+            raise ValueError("pcgrad needs method='summed' (a batch of every task in every step).")
+        if self.smart_lambda < 0 or self.smart_steps not in (0, 1):
+            raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0 and smart_steps "
+                             f"({self.smart_steps}) 0 or 1.")
         if not (self.lr > 0 and self.head_lr > 0):
             raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
 
@@ -130,6 +142,9 @@ class Trainer:
             self.optimizer, lambda s: (s + 1) / max(warm, 1) if s < warm
             else max(0.0, (total - s) / max(total - warm, 1)))
         self.history: list[dict] = []
+        self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
+        self.conflicts: list[list[float]] = []  # PCGrad: per step, cosines (sst-para, sst-sts, para-sts) + projected
+        self.pcgrad_generator = torch.Generator().manual_seed(cfg.seed)
         self.start_epoch = 0
         self.step = 0
 
@@ -156,12 +171,20 @@ class Trainer:
             batch, labels = to_device(batch, labels, self.device)
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 output = self.model(task, batch)
-            out[task] = task_loss(task, output, labels)
+                loss = task_loss(task, output, labels)
+                if self.cfg.smart_lambda > 0:
+                    loss = loss + self.cfg.smart_lambda * smart_regularizer(
+                        self.model, task, batch, output, self.cfg.smart_sigma,
+                        self.cfg.smart_steps, self.cfg.smart_step_size)
+            out[task] = loss
         return out
 
     def update(self, losses: dict[str, torch.Tensor]) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(sum(losses.values())).backward()
+        if self.cfg.pcgrad and len(losses) > 1:
+            self.pcgrad_backward(losses)
+        else:
+            self.scaler.scale(sum(losses.values())).backward()
         if self.cfg.clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -169,6 +192,30 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
+
+    def pcgrad_backward(self, losses: dict[str, torch.Tensor]) -> None:
+        """Per-task gradients of the shared encoder, surgery, then their sum as .grad.
+
+        Each task has its own batch, so the task graphs are disjoint and the T
+        backward passes together cost about one backward of the summed loss.
+        """
+        shared = [p for p in self.model.encoder.parameters() if p.requires_grad]
+        flat = []
+        for task, loss in losses.items():
+            head = [p for p in self.model.heads[task].parameters()] if task in self.model.heads else []
+            grads = torch.autograd.grad(self.scaler.scale(loss), shared + head, allow_unused=True)
+            for p, g in zip(head, grads[len(shared):]):
+                p.grad = g  # a head keeps its own, plain gradient
+            flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                                   for p, g in zip(shared, grads[:len(shared)])]))
+        update, stats = pcgrad_sum(flat, self.pcgrad_generator)
+        offset = 0
+        for p in shared:  # unflatten the update into the parameters' .grad (views, no copies)
+            p.grad = update[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
+        iu = torch.triu_indices(len(flat), len(flat), 1)
+        self._conflicts.append(torch.cat([stats["cosine"][iu[0], iu[1]].float(),
+                                          stats["projected"].float().reshape(1)]))
 
     def check_finite(self, running: torch.Tensor, tasks: list[str], where: str) -> list[float]:
         """One sync: read the running losses; stop the run if any is NaN/inf."""
@@ -185,6 +232,7 @@ class Trainer:
     # --- epochs ------------------------------------------------------------------------
     def run_steps(self, tasks: list[str], iters: dict, n_steps: int, desc: str) -> dict[str, float]:
         running = torch.zeros(len(tasks), device=self.device)
+        self._conflicts = []
         bar = tqdm(range(n_steps), desc=desc, disable=not self.progress, leave=False)
         for i in bar:
             losses = self.losses({t: next(iters[t]) for t in tasks})
@@ -193,10 +241,19 @@ class Trainer:
             if (i + 1) % self.cfg.log_every == 0 or i + 1 == n_steps:
                 values = self.check_finite(running, tasks, desc)
                 bar.set_postfix({t: f"{v / (i + 1):.3f}" for t, v in zip(tasks, values)})
-        return {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
+        result = {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
+        if self._conflicts:  # one transfer per epoch, not per step
+            steps = torch.stack(self._conflicts).cpu().tolist()
+            self.conflicts += steps
+            names = [f"{a}-{b}" for i, a in enumerate(tasks) for b in tasks[i + 1:]]
+            for k, name in enumerate(names):
+                result[f"pcgrad_cos_{name}"] = sum(s[k] for s in steps) / len(steps)
+            result["pcgrad_projected"] = sum(s[-1] for s in steps) / len(steps)
+        return result
 
     def run_epoch(self, epoch: int) -> None:
         torch.manual_seed(self.cfg.seed * 1000 + epoch)  # dropout masks of this epoch
+        self.pcgrad_generator.manual_seed(self.cfg.seed * 1000 + epoch)  # PCGrad's visiting orders
         self.model.train()
         if self.cfg.method == "summed":
             sizes = {t: len(df) for t, df in self.train.items()}
@@ -238,7 +295,8 @@ class Trainer:
             if self.run_dir:
                 save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, {
                     "epoch": epoch + 1, "step": self.step, "train_config": asdict(self.cfg),
-                    "head_config": self.model.config.to_dict(), "history": self.history})
+                    "head_config": self.model.config.to_dict(), "history": self.history,
+                    "pcgrad_steps": self.conflicts})
         return pd.DataFrame(self.history)
 
     def resume(self) -> None:
@@ -251,4 +309,5 @@ class Trainer:
                              "configuration; use a new --out folder.")
         load_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler)
         self.start_epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self.conflicts = state.get("pcgrad_steps", [])
         self.elapsed_before = self.history[-1]["seconds"] if self.history else 0.0

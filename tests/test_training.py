@@ -172,3 +172,37 @@ def test_cli_train_and_evaluate_smoke(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["train", "--out", str(out), "--order", "sst,sst,para"])
     assert "not an order" in capsys.readouterr().err
+
+
+def test_pcgrad_and_smart_in_the_training_loop(frames, tokenizer, tmp_path):
+    train, dev = frames
+    cfg = tiny_cfg(epochs=1, pcgrad=True, smart_lambda=1.0, smart_sigma=1e-3)
+    trainer = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, cfg, progress=False)
+    history = trainer.fit()
+    assert len(trainer.conflicts) == trainer.step == 3  # 12 examples / batch 4
+    assert all(-1 <= c <= 1 for step in trainer.conflicts for c in step[:3])
+    assert 0 <= history["pcgrad_projected"].iloc[0] <= 1
+    assert {"pcgrad_cos_sst-para", "pcgrad_cos_sst-sts", "pcgrad_cos_para-sts"} <= set(history)
+    with pytest.raises(ValueError, match="pcgrad needs method='summed'"):
+        TrainConfig(method="sequential", pcgrad=True)
+
+
+def test_pcgrad_update_equals_summed_gradient_without_conflicts(frames, tokenizer):
+    """With one task there is nothing to project: PCGrad's gradient is the plain one."""
+    train, dev = frames
+    one = {"sst": train["sst"]}
+    grads = []
+    for pcgrad in (False, True):
+        torch.manual_seed(0)
+        trainer = Trainer(MultitaskBert.from_pretrained(), tokenizer, one, dev, tiny_cfg(), progress=False)
+        trainer.cfg.pcgrad = pcgrad
+        batch = next(iter(trainer.loaders(0, {"sst": 4})["sst"]))
+        trainer.model.eval()
+        losses = trainer.losses({"sst": batch})
+        trainer.optimizer.zero_grad()
+        if pcgrad:
+            trainer.pcgrad_backward({**losses})
+        else:
+            sum(losses.values()).backward()
+        grads.append(trainer.model.encoder.layers[2].ffn_in.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
