@@ -156,7 +156,7 @@ class Trainer:
         if self.cfg.steps_per_epoch:
             return self.cfg.steps_per_epoch
         bs = task_batch_sizes(sizes, self.cfg, epoch)
-        return max(math.ceil(n / bs[t]) for t, n in sizes.items())
+        return max((math.ceil(n / bs[t]) for t, n in sizes.items()), default=0)
 
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
