@@ -29,10 +29,17 @@ from .train import Trainer, TrainConfig
 METHODS = ("baseline", "sequential", "summed", "pcgrad")
 
 
-def load_frames(scale: Scale, data_dir=None) -> tuple[dict, dict]:
-    """Training and dev frames of the three tasks, cut to the scale's sizes."""
-    train = {t: load_task(t, "train", data_dir, limit=scale.max_examples) for t in TASKS}
-    dev = {t: load_task(t, "dev", data_dir, limit=scale.dev_examples) for t in TASKS}
+def load_frames(scale: Scale, data_dir=None, seed: int = 0) -> tuple[dict, dict]:
+    """Training and dev frames of the three tasks, cut to the scale's sizes.
+
+    The cut is a seeded random sample, not the first rows: the SST files are
+    ordered, and their first 2000 rows hold 1% "very negative" against 13% overall.
+    """
+    def cut(df: pd.DataFrame, n: int | None) -> pd.DataFrame:
+        return df if n is None or n >= len(df) else df.sample(n=n, random_state=seed).reset_index(drop=True)
+
+    train = {t: cut(load_task(t, "train", data_dir), scale.max_examples) for t in TASKS}
+    dev = {t: cut(load_task(t, "dev", data_dir), scale.dev_examples) for t in TASKS}
     return train, dev
 
 

@@ -136,7 +136,7 @@ class Trainer:
                         "weight_decay": cfg.weight_decay},
                        {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
-        total = self.steps_per_epoch() * cfg.epochs
+        total = sum(self.steps_per_epoch(e) for e in range(cfg.epochs))  # annealed epochs differ
         warm = int(cfg.warmup * total)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: (s + 1) / max(warm, 1) if s < warm
