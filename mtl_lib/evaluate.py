@@ -24,7 +24,6 @@ from .model import TASK_NAMES, predictions
 METRIC_NAMES = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr"}
 PREDICTION_COLUMNS = {"sst": "Predicted_Sentiment", "para": "Predicted_Is_Paraphrase",
                       "sts": "Predicted_Similarity"}
-FILE_PREFIX = {"sst": "sst", "para": "para", "sts": "sts"}
 
 
 def overall_score(sst_acc: float, para_acc: float, sts_corr: float) -> float:
@@ -85,7 +84,7 @@ def write_predictions(out_dir: str | Path, split: str, frames: dict[str, pd.Data
     paths = []
     for task, values in preds.items():
         column = PREDICTION_COLUMNS[task]
-        path = out_dir / f"{FILE_PREFIX[task]}-{split}-output.csv"
+        path = out_dir / f"{task}-{split}-output.csv"
         lines = [f"id , {column}"]
         for row_id, value in zip(frames[task]["id"], values):
             text = f"{value:.4f}" if task == "sts" else str(int(value))

@@ -9,6 +9,7 @@ can never disagree about what a run is.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import asdict
@@ -18,7 +19,7 @@ import pandas as pd
 import torch
 
 from .data import TASKS, load_task
-from .evaluate import evaluate, write_predictions
+from .evaluate import evaluate, predict, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .runs import load_checkpoint, write_json
@@ -102,18 +103,13 @@ def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_
     write_predictions(out / "predictions", "dev", dev, preds)
     test, missing = load_test_frames(data_dir)
     if test:
-        test_preds = {t: predict_all(model, tok, t, df, cfg, device) for t, df in test.items()}
+        test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device)
+                      for t, df in test.items()}
         write_predictions(out / "predictions", "test", test, test_preds)
     if missing:
         metrics["missing_test_files"] = missing
         warnings.warn(f"No test predictions for {', '.join(missing)}: {missing}", stacklevel=2)
     return metrics
-
-
-def predict_all(model, tok, task, df, cfg, device):
-    from .evaluate import predict
-
-    return predict(model, tok, task, df, max_length=cfg.max_length, device=device)
 
 
 def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
@@ -123,8 +119,6 @@ def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
     if not metrics_path.exists():
         raise FileNotFoundError(f"{metrics_path} not found: is {run} a finished run folder "
                                 "(written by `python -m mtl_lib train --out DIR`)?")
-    import json
-
     saved = json.loads(metrics_path.read_text())
     head = HeadConfig(**saved["head_config"])
     cfg = TrainConfig(**saved["train_config"])
@@ -138,6 +132,3 @@ def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
     _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
     return finish_run(run, model, load_tokenizer(head.checkpoint), dev, cfg, device, data_dir)
 
-
-def history_frame(metrics: dict) -> pd.DataFrame:
-    return pd.DataFrame(metrics["history"])

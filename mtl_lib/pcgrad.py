@@ -32,11 +32,10 @@ def project_conflicting(grads: list[torch.Tensor], generator: torch.Generator | 
     the ``projected`` fraction of ordered pairs that were projected).
     """
     G = torch.stack([g.reshape(-1) for g in grads])  # (T, P)
-    coef = combination_coefficients(G @ G.T, generator)  # (T, T)
+    gram = G @ G.T  # (T, T): the only pass over the long vectors besides the final combination
+    coef = combination_coefficients(gram, generator)
     projected = list((coef.to(G.dtype) @ G).reshape(len(grads), *grads[0].shape))
-    if not return_stats:
-        return projected
-    return projected, conflict_stats(G @ G.T, coef)
+    return (projected, conflict_stats(gram, coef)) if return_stats else projected
 
 
 def combination_coefficients(gram: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -16,6 +16,7 @@ vocabulary. The pipeline, stage by stage:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -104,7 +105,6 @@ def load_tokenizer(name_or_path: str | Path = "all-MiniLM-L6-v2") -> BertTokeniz
     lowercase = True
     tok_config = folder / "tokenizer_config.json"
     if tok_config.exists():
-        import json
         lowercase = json.loads(tok_config.read_text()).get("do_lower_case", True)
     return BertTokenizer(folder / "vocab.txt", lowercase=lowercase,
                          max_length=config.get("max_position_embeddings", 512))

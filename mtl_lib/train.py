@@ -232,6 +232,7 @@ class Trainer:
     # --- epochs ------------------------------------------------------------------------
     def run_steps(self, tasks: list[str], iters: dict, n_steps: int, desc: str) -> dict[str, float]:
         running = torch.zeros(len(tasks), device=self.device)
+        values = [0.0] * len(tasks)  # an empty phase reports zero loss
         self._conflicts = []
         bar = tqdm(range(n_steps), desc=desc, disable=not self.progress, leave=False)
         for i in bar:
