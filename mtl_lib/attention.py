@@ -39,12 +39,17 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     True where a query may attend to a key.
     Returns output (B, nh, T, hs) and probabilities (B, nh, T, T).
     """
+    ### BEGIN SOLUTION
+    ### HINT: scores = q @ k^T / sqrt(hs); masked_fill the forbidden keys (~mask) with the dtype's
+    ### HINT: most negative float; softmax over the last dimension; apply dropout (if given) to the
+    ### HINT: probabilities before @ v; return (output, probabilities).
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, T)
     if mask is not None:
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
     probs = scores.softmax(dim=-1)  # each row sums to 1
     weights = dropout(probs) if dropout is not None else probs
     return weights @ v, probs  # (B, nh, T, hs), (B, nh, T, T)
+    ### END SOLUTION
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -76,6 +81,10 @@ class MultiHeadSelfAttention(nn.Module):
 
         Returns ``(context (B, T, H), probabilities (B, nh, T, T) or None)``.
         """
+        ### BEGIN SOLUTION
+        ### HINT: split q, k, v into heads with self.split_heads; use scaled_dot_product_attention
+        ### HINT: for 'eager' or when output_attentions, else F.scaled_dot_product_attention
+        ### HINT: (dropout_p only in training); merge the heads back: transpose(1, 2), reshape.
         B, T, H = x.shape
         q, k, v = (self.split_heads(proj(x)) for proj in (self.query, self.key, self.value))
         if output_attentions or self.implementation == "eager":
@@ -88,3 +97,4 @@ class MultiHeadSelfAttention(nn.Module):
                              "use 'eager' or 'sdpa'.")
         out = out.transpose(1, 2).reshape(B, T, H)  # (B, nh, T, hs) -> (B, T, H)
         return out, (probs if output_attentions else None)
+        ### END SOLUTION

@@ -102,11 +102,16 @@ class BertLayer(nn.Module):
         self.dropout = nn.Dropout(c.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, output_attentions: bool = False):
+        ### BEGIN SOLUTION
+        ### HINT: post-norm, as in the module docstring: attend, then
+        ### HINT: x = attention_norm(x + dropout(attention_output(context))),
+        ### HINT: x = ffn_norm(x + dropout(ffn_out(gelu(ffn_in(x))))); return (x, probs).
         context, probs = self.attention(x, mask, output_attentions)  # (B, T, H)
         x = self.attention_norm(x + self.dropout(self.attention_output(context)))
         h = self.ffn_out(F.gelu(self.ffn_in(x)))  # (B, T, I) -> (B, T, H)
         x = self.ffn_norm(x + self.dropout(h))
         return x, probs
+        ### END SOLUTION
 
 
 class BertPooler(nn.Module):

@@ -24,6 +24,9 @@ POOLINGS = ("cls", "pooler", "mean")
 
 def pool(outputs: dict, attention_mask: torch.Tensor, how: str = "mean") -> torch.Tensor:
     """(B, T, H) token vectors -> (B, H) sentence vectors."""
+    ### BEGIN SOLUTION
+    ### HINT: 'cls': the first token's vector; 'pooler': outputs['pooler_output']; 'mean': sum the
+    ### HINT: token vectors weighted by attention_mask, divided by the number of real tokens.
     if how == "cls":
         return outputs["last_hidden_state"][:, 0]
     if how == "pooler":
@@ -32,6 +35,7 @@ def pool(outputs: dict, attention_mask: torch.Tensor, how: str = "mean") -> torc
         mask = attention_mask.unsqueeze(-1).to(outputs["last_hidden_state"].dtype)  # (B, T, 1)
         total = (outputs["last_hidden_state"] * mask).sum(1)  # (B, H)
         return total / mask.sum(1).clamp(min=1.0)
+    ### END SOLUTION
     raise ValueError(f"Unknown pooling {how!r}; choose one of {', '.join(POOLINGS)}.")
 
 

@@ -114,7 +114,11 @@ class MultitaskBert(nn.Module):
         if task == "sst":
             return self.heads["sst"](u)  # (B, 5)
         if task == "sts" and self.config.sts_head == "cosine":
+            ### BEGIN SOLUTION
+            ### HINT: Equation 2: the cosine of u and v along the last dimension, scaled by STS_MAX
+            ### HINT: to the label range; shape (B,).
             return STS_MAX * F.cosine_similarity(u, v, dim=-1)  # (B,), Equation 2
+            ### END SOLUTION
         if task in ("para", "sts"):
             return self.heads[task](pair_features(u, v, self.config.pair_features)).squeeze(-1)
         raise ValueError(f"Unknown task {task!r}; choose one of {', '.join(TASK_NAMES)}.")

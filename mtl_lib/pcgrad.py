@@ -40,6 +40,10 @@ def project_conflicting(grads: list[torch.Tensor], generator: torch.Generator | 
 
 def combination_coefficients(gram: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """C with g_i' = sum_k C[i, k] g_k, computed from the Gram matrix alone."""
+    ### BEGIN SOLUTION
+    ### HINT: start from C = identity (float64); for each i, visit j in torch.randperm(T,
+    ### HINT: generator=generator) order, skip j == i; g_i' . g_j = C[i] @ gram[:, j]; if it is
+    ### HINT: negative, subtract it / gram[j, j] from C[i, j].
     T = gram.size(0)
     gram = gram.double()  # the small matrix in float64: exact decisions at no cost
     coef = torch.eye(T, dtype=gram.dtype, device=gram.device)
@@ -51,6 +55,7 @@ def combination_coefficients(gram: torch.Tensor, generator: torch.Generator | No
             dot = coef[i] @ gram[:, j]  # g_i' . g_j, from the Gram matrix
             coef[i, j] = coef[i, j] - torch.clamp(dot, max=0.0) / squared_norms[j]  # only if dot < 0
     return coef
+    ### END SOLUTION
 
 
 def conflict_stats(gram: torch.Tensor, coef: torch.Tensor) -> dict:

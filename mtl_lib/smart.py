@@ -28,10 +28,14 @@ import torch.nn.functional as F
 
 def symmetric_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
     """KL(p||q) + KL(q||p) for categorical distributions given by logits (..., C); batch mean."""
+    ### BEGIN SOLUTION
+    ### HINT: log_softmax both (in float32); KL(p||q) = sum p (log p - log q) over the last
+    ### HINT: dimension; add KL(q||p); mean over the batch.
     p_log, q_log = p_logits.float().log_softmax(-1), q_logits.float().log_softmax(-1)
     kl_pq = (p_log.exp() * (p_log - q_log)).sum(-1)
     kl_qp = (q_log.exp() * (q_log - p_log)).sum(-1)
     return (kl_pq + kl_qp).mean()
+    ### END SOLUTION
 
 
 def binary_logits(logit: torch.Tensor) -> torch.Tensor:
@@ -57,6 +61,11 @@ def smart_regularizer(model, task: str, batch: dict, clean_output: torch.Tensor,
     ``clean_output`` is the model's output on the unperturbed batch (treated as
     the target); gradients flow to the parameters through the perturbed pass.
     """
+    ### BEGIN SOLUTION
+    ### HINT: look up the word embeddings, delta = sigma * randn; for each of `steps` ascent steps
+    ### HINT: move delta along the gradient of the divergence, normalised per token by its max-abs
+    ### HINT: value, times step_size; return divergence(task, model(task, batch, word_embeds=embeds
+    ### HINT: + delta), clean_output.detach()).
     embeds = model.encoder.embeddings.word(batch["input_ids"])  # (B, T, H)
     target = clean_output.detach()
     delta = torch.randn_like(embeds) * sigma
@@ -67,3 +76,4 @@ def smart_regularizer(model, task: str, batch: dict, clean_output: torch.Tensor,
         delta = delta + step_size * grad / (grad.abs().amax(-1, keepdim=True) + 1e-12)  # per token
         delta = delta.detach()
     return divergence(task, model(task, batch, word_embeds=embeds + delta), target)
+    ### END SOLUTION

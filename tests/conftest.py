@@ -1,24 +1,11 @@
-"""Test-wide settings: offline data, smoke scale, the reference models.
-
-The README's one test command (``pytest``) runs unit tests and re-executes
-the notebooks; both read these environment variables (notebook kernels
-inherit them).
-"""
+"""Fixtures shared by the unit tests (the environment is set by the root conftest.py)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data" / "minbert"
-
-if "MTL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
-    os.environ["MTL_DATA_DIR"] = str(SHARED_DATA)
-os.environ.setdefault("MTL_SCALE", "smoke")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("MPLBACKEND", "Agg")
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "minbert"
 
 
 @pytest.fixture(scope="session")
