@@ -1,15 +1,25 @@
-"""Training-step benchmark: ``python -m mtl_lib.bench``.
+"""Benchmarks: ``python -m mtl_lib.bench`` measures the course's speed against its peers.
 
-Measures, side by side in one process on the SAME batches of real data
-(interleaved rounds, median of the repeats), one optimisation step of:
+Everything runs side by side in ONE process on the SAME batches of real data
+(interleaved rounds, median of the repeats), and ends in one table of ratios
+and absolute figures (also written as JSON with ``--json FILE``):
 
-* the summed multi-task loss (a batch of every task);
-* the same with PCGrad (per-task backward passes + surgery);
-* the same with SMART (one random perturbation: one more forward per task);
-* SMART with one ascent step (two more forwards and a backward per task);
+* ``train_step`` - minBERT training step (forward + backward + AdamW, a batch of
+  SST sentences, dynamic padding, mean pooling + a linear head) vs
+  ``transformers.BertModel`` on the same weights and batch;
+* ``inference``  - sentences per second on the STS dev sentences: minBERT's
+  ``encode`` vs ``transformers.BertModel`` on the same length-sorted batches vs
+  ``sentence-transformers`` ``encode()`` with the same model;
+* ``flops``      - the training step's matmul FLOP/s against this machine's
+  large-GEMM FLOP/s, measured in the same run;
+* ``multitask``  - one summed-loss step (a batch of every task): tokens/s and
+  peak memory; PCGrad and SMART steps as ratios to it on the same batches;
+* ``frozen``     - the frozen baseline's 10 epochs with cached features vs
+  re-encoding every epoch (encoding time measured once, on a subset).
 
-and prints seconds per step, the ratio to the summed step, real (non-pad)
-tokens per second, and peak memory; ``--json FILE`` writes the table too.
+``--profile`` prints where a minBERT training step spends its time
+(``torch.profiler``). ``transformers`` and ``sentence-transformers`` are
+development dependencies, imported only here, never by the course itself.
 """
 
 from __future__ import annotations
@@ -20,14 +30,20 @@ import resource
 import statistics
 import sys
 import time
+from contextlib import nullcontext
 
 import torch
+import torch.nn.functional as F
 
 from .batches import collate
+from .bert import BertModel
+from .checkpoints import resolve_checkpoint
 from .data import TASKS, load_task
-from .model import MultitaskBert
+from .encode import encode, pool
+from .features import train_frozen_heads
+from .model import HeadConfig, MultitaskBert
 from .tokenizer import load_tokenizer
-from .train import Trainer, TrainConfig
+from .train import Trainer, TrainConfig, amp_dtype
 
 VARIANTS = {
     "summed": {},
@@ -35,8 +51,157 @@ VARIANTS = {
     "smart (random)": {"smart_lambda": 1.0},
     "smart (1 ascent step)": {"smart_lambda": 1.0, "smart_steps": 1},
 }
+SIZES = {  # batch, max_length, repeats, inference sentences (None: all), frozen rows per task
+    "default": dict(batch_size=32, max_length=128, repeats=5, sentences=None, frozen_rows=512),
+    "smoke": dict(batch_size=2, max_length=16, repeats=1, sentences=16, frozen_rows=16),
+}
+SECTIONS = ("train_step", "inference", "flops", "multitask", "frozen")
 
 
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def interleaved(fns: dict, rounds: int, device: torch.device, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each callable ``fn(r)`` over rounds r = warmup .. warmup + rounds - 1.
+
+    The first time a kernel meets a new input shape costs extra (kernel choice, allocator growth);
+    with dynamic padding every round has new shapes, and whichever callable ran first in a round
+    would pay for all (seen on an H100: 0.38 s against 0.05 s for the same step). So on CUDA every
+    callable first runs untimed on every round's input, and on every device the order rotates.
+    """
+    names = list(fns)
+    for r in range(warmup + rounds) if device.type == "cuda" else range(warmup):
+        for name in names:
+            fns[name](r)
+    times = {name: [] for name in names}
+    for r in range(warmup, warmup + rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:  # rotate who goes first
+            sync(device)
+            start = time.perf_counter()
+            fns[name](r)
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def autocast(device: torch.device):
+    dtype = amp_dtype(device, True)
+    return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+
+
+# --- minBERT vs transformers: one training step -------------------------------------
+def sst_batches(tok, n_batches: int, batch_size: int, max_length: int, device, data_dir=None) -> list:
+    df = load_task("sst", "train", data_dir, limit=n_batches * batch_size)
+    out = []
+    for i in range(n_batches):
+        part = df.iloc[i * batch_size:(i + 1) * batch_size]
+        batch = tok(part["sentence"].tolist(), max_length=max_length)
+        out.append(({k: v.to(device) for k, v in batch.items()}, torch.tensor(part["label"].to_numpy()).to(device)))
+    return out
+
+
+class Classifier(torch.nn.Module):
+    """An encoder (ours or transformers') + mean pooling + a linear 5-way head."""
+
+    def __init__(self, encoder, hidden: int, ours: bool):
+        super().__init__()
+        self.encoder, self.ours = encoder, ours
+        torch.manual_seed(0)
+        self.head = torch.nn.Linear(hidden, 5)
+
+    def forward(self, batch):
+        out = self.encoder(**batch)
+        hidden = out["last_hidden_state"] if self.ours else out.last_hidden_state
+        return self.head(pool({"last_hidden_state": hidden}, batch["attention_mask"], "mean"))
+
+
+def train_step_fn(model: Classifier, batches: list, device):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    model.train()
+
+    def step(r: int):
+        batch, labels = batches[r % len(batches)]
+        with autocast(device):
+            loss = F.cross_entropy(model(batch).float(), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step
+
+
+def reference_encoder(checkpoint: str, attn: str = "sdpa"):
+    try:
+        import transformers
+    except ImportError as err:
+        raise ImportError("The benchmark compares with Hugging Face transformers: "
+                          "`pip install -e \".[dev]\"`.") from err
+    folder = str(resolve_checkpoint(checkpoint))
+    return transformers.BertModel.from_pretrained(folder, attn_implementation=attn).float()  # fp32 like ours
+
+
+def train_step_models(checkpoint: str, device) -> dict[str, Classifier]:
+    ours = BertModel.from_pretrained(checkpoint, attn_implementation="sdpa")
+    ref = reference_encoder(checkpoint)
+    hidden = ours.config.hidden_size
+    return {"minBERT": Classifier(ours, hidden, True).to(device),
+            "transformers": Classifier(ref, hidden, False).to(device)}
+
+
+def matmul_flops(config, batch_size: int, seq_len: int) -> float:
+    """Matmul FLOPs of one forward pass of the encoder on a (B, T) padded batch (2 per multiply-add)."""
+    B, T, H, I, L = batch_size, seq_len, config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_layer = 2 * B * T * H * (3 * H + H + 2 * I) + 2 * 2 * B * T * T * H  # projections + FFN; QK^T and PV
+    return L * per_layer + 2 * B * H * H  # + the pooler
+
+
+def gemm_flops_per_second(device, dtype=torch.float32, n: int = 2048, repeats: int = 5) -> float:
+    """This machine's large square GEMM rate, best of ``repeats``."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
+
+
+# --- inference throughput ----------------------------------------------------------------
+def sentences_per_second(checkpoint: str, tok, sentences: list[str], device, repeats: int,
+                         batch_size: int = 64, max_length: int = 128) -> dict[str, float]:
+    ours = BertModel.from_pretrained(checkpoint, attn_implementation="sdpa").to(device).eval()
+    ref = reference_encoder(checkpoint).to(device).eval()
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+
+    @torch.inference_mode()
+    def reference_encode(_):
+        for start in range(0, len(order), batch_size):
+            batch = tok([sentences[i] for i in order[start:start + batch_size]], max_length=max_length)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast(device):
+                pool({"last_hidden_state": ref(**batch).last_hidden_state}, batch["attention_mask"], "mean").cpu()
+
+    def ours_encode(_):
+        with autocast(device):
+            encode(ours, tok, sentences, batch_size=batch_size, max_length=max_length, device=device, progress=False)
+
+    fns = {"minBERT": ours_encode, "transformers": reference_encode}
+    try:
+        from sentence_transformers import SentenceTransformer
+        st = SentenceTransformer(str(resolve_checkpoint(checkpoint)), device=str(device)).float()
+        st.max_seq_length = max_length
+        fns["sentence-transformers"] = lambda _: st.encode(sentences, batch_size=batch_size)
+    except ImportError:
+        pass  # reported as missing in the table
+    seconds = interleaved(fns, repeats, device)
+    return {name: len(sentences) / s for name, s in seconds.items()}
+
+
+# --- multi-task steps: summed vs PCGrad vs SMART ----------------------------------------
 def fixed_batches(tok, batch_size: int, max_length: int, offset: int = 0, data_dir=None) -> dict:
     """One batch per task from the real training files (the same for every variant)."""
     out = {}
@@ -56,33 +221,14 @@ def bench_steps(batch_size: int = 32, max_length: int = 128, repeats: int = 5, d
     for name, options in variants.items():
         torch.manual_seed(0)
         cfg = TrainConfig(batch_size=batch_size, max_length=max_length, **options)
-        trainers[name] = Trainer(MultitaskBert.from_pretrained(), tok, {}, {}, cfg, device=device,
-                                 progress=False)
+        trainers[name] = Trainer(MultitaskBert.from_pretrained(), tok, {}, {}, cfg, device=device, progress=False)
         trainers[name].model.train()
-    times = {name: [] for name in variants}
-    for r, round_ in enumerate(batches):  # round 0 warms up
-        for name, trainer in trainers.items():
-            sync(device)
-            start = time.perf_counter()
-            trainer.update(trainer.losses(round_))
-            sync(device)
-            if r > 0:
-                times[name].append(time.perf_counter() - start)
-        if progress:
-            print(f"round {r}/{repeats} done", file=sys.stderr)
-    base = statistics.median(times["summed"])
+    fns = {name: (lambda r, t=trainer: t.update(t.losses(batches[r]))) for name, trainer in trainers.items()}
+    seconds = interleaved(fns, repeats, device)
     tokens = statistics.mean(real_tokens[1:])
-    rows = []
-    for name, t in times.items():
-        s = statistics.median(t)
-        rows.append({"step": name, "seconds": round(s, 4), "ratio_to_summed": round(s / base, 3),
-                     "real_tokens_per_s": round(tokens / s, 1)})
-    return rows
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    base = seconds["summed"]
+    return [{"step": name, "seconds": round(s, 4), "ratio_to_summed": round(s / base, 3),
+             "real_tokens_per_s": round(tokens / s, 1)} for name, s in seconds.items()]
 
 
 def peak_memory_mb(device) -> float:
@@ -91,27 +237,142 @@ def peak_memory_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+# --- the frozen baseline: cached features vs re-encoding --------------------------------
+def frozen_baseline(rows: int, device, data_dir=None, epochs: int = 10) -> dict:
+    """Encode ``rows`` training + dev rows per task once, then 10 epochs of heads; extrapolate re-encoding."""
+    tok = load_tokenizer()
+    train = {t: load_task(t, "train", data_dir, limit=rows) for t in TASKS}
+    dev = {t: load_task(t, "dev", data_dir, limit=rows) for t in TASKS}
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich"))
+    metrics, _ = train_frozen_heads(model, tok, train, dev, epochs=epochs, cache_dir=False, device=device,
+                                    progress=False)
+    cached = metrics["encode_seconds"] + metrics["train_seconds"]
+    reencoding = epochs * metrics["encode_seconds"] + metrics["train_seconds"]
+    return {"cached_seconds": cached, "reencoding_seconds": reencoding, **metrics}
+
+
+# --- the table -----------------------------------------------------------------------------
+def row(figure, ours, unit, reference=None, ratio=None, goal=None, met=None) -> dict:
+    return {"figure": figure, "ours": ours, "unit": unit, "compared with": reference, "ratio": ratio,
+            "goal": goal, "met": met}
+
+
+def run(size: str = "default", device: str = "cpu", sections=SECTIONS, data_dir=None,
+        checkpoint: str = "all-MiniLM-L6-v2", progress: bool = True) -> dict:
+    s, device = SIZES[size], torch.device(device)
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    tok = load_tokenizer(checkpoint)
+    rows, extra = [], {}
+    if "train_step" in sections or "flops" in sections:
+        say("training step: minBERT vs transformers ...")
+        batches = sst_batches(tok, s["repeats"] + 1, s["batch_size"], s["max_length"], device, data_dir)
+        models = train_step_models(checkpoint, device)
+        seconds = interleaved({n: train_step_fn(m, batches, device) for n, m in models.items()}, s["repeats"], device)
+        ratio = seconds["minBERT"] / seconds["transformers"]
+        if "train_step" in sections:
+            rows.append(row(f"training step, batch of {s['batch_size']} SST sentences", seconds["minBERT"], "s",
+                            f"transformers {seconds['transformers']:.4f} s", ratio, "<= 0.9x", ratio <= 0.9))
+        if "flops" in sections:
+            config = models["minBERT"].encoder.config
+            flops = statistics.mean(3 * matmul_flops(config, *b["input_ids"].shape) for b, _ in batches[1:])
+            achieved = flops / seconds["minBERT"]
+            dtype = amp_dtype(device, True) or torch.float32
+            peak = gemm_flops_per_second(device, dtype, n=8192 if device.type == "cuda" else 2048)
+            extra.update(step_matmul_flops=flops, gemm_flops_per_s=peak, gemm_dtype=str(dtype))
+            rows.append(row("training-step matmul GFLOP/s", achieved / 1e9, "GFLOP/s",
+                            f"{str(dtype).split('.')[-1]} GEMM {peak / 1e9:.1f} GFLOP/s", achieved / peak,
+                            ">= 0.5", achieved / peak >= 0.5))
+        del models
+    if "inference" in sections:
+        say("inference: sentences per second ...")
+        sts = load_task("sts", "dev", data_dir)
+        sentences = (sts["sentence1"].tolist() + sts["sentence2"].tolist())[:s["sentences"]]
+        sps = sentences_per_second(checkpoint, tok, sentences, device, max(1, s["repeats"] // 2),
+                                   max_length=s["max_length"])
+        for peer in ("transformers", "sentence-transformers"):
+            ratio = sps["minBERT"] / sps[peer] if peer in sps else None
+            rows.append(row(f"inference sentences/s ({len(sentences)} STS dev sentences)", sps["minBERT"], "sent/s",
+                            f"{peer} {sps[peer]:.1f} sent/s" if peer in sps else f"{peer} not installed",
+                            ratio, ">= 1.1x", None if ratio is None else ratio >= 1.1))
+    if "multitask" in sections:
+        say("multi-task steps: summed, PCGrad, SMART ...")
+        steps = bench_steps(s["batch_size"], s["max_length"], s["repeats"], str(device), data_dir=data_dir,
+                            progress=False)
+        extra["multitask_steps"] = steps
+        summed = steps[0]
+        rows.append(row(f"summed-loss step, {s['batch_size']} per task", summed["real_tokens_per_s"], "real tokens/s",
+                        f"{summed['seconds']:.4f} s/step, peak memory {peak_memory_mb(device):.0f} MiB"))
+        goals = {"pcgrad": 1.15, "smart (random)": 2.1, "smart (1 ascent step)": None}
+        for step in steps[1:]:
+            goal = goals[step["step"]]
+            rows.append(row(f"{step['step']} step", step["seconds"], "s", "summed-loss step", step["ratio_to_summed"],
+                            f"<= {goal}x" if goal else "reported", None if goal is None else step["ratio_to_summed"] <= goal))
+    if "frozen" in sections:
+        say("frozen baseline: cached features vs re-encoding ...")
+        frozen = frozen_baseline(s["frozen_rows"], device, data_dir)
+        extra["frozen"] = frozen
+        speedup = frozen["reencoding_seconds"] / frozen["cached_seconds"]
+        rows.append(row(f"frozen baseline, 10 epochs, {s['frozen_rows']} rows per task, cached", frozen["cached_seconds"],
+                        "s", f"re-encoding every epoch {frozen['reencoding_seconds']:.1f} s (extrapolated)",
+                        speedup, ">= 10x faster", speedup >= 10))
+    return {"rows": rows, "device": str(device), "size": size, "threads": torch.get_num_threads(),
+            "torch": torch.__version__, **extra}
+
+
+def print_table(result: dict) -> None:
+    print(f"{'figure':58s} {'ours':>12s} {'unit':14s} {'ratio':>7s} {'goal':>14s} {'met':>5s}  compared with")
+    for r in result["rows"]:
+        ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "-"
+        met = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        print(f"{r['figure']:58s} {r['ours']:12.4f} {r['unit']:14s} {ratio:>7s} {r['goal'] or '-':>14s} {met:>5s}  "
+              f"{r['compared with'] or ''}")
+    print(f"device {result['device']}, {result['threads']} threads, torch {result['torch']}, size {result['size']}")
+
+
+def profile_step(device: str = "cpu", batch_size: int = 32, data_dir=None, rows: int = 15) -> str:
+    """Where a minBERT training step spends its time: the top operators by self time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = torch.device(device)
+    tok = load_tokenizer()
+    batches = sst_batches(tok, 4, batch_size, 128, device, data_dir)
+    model = train_step_models("all-MiniLM-L6-v2", device)["minBERT"]
+    step = train_step_fn(model, batches, device)
+    step(0)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for r in range(1, 4):
+            step(r)
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mtl_lib.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-size", type=int, default=32, help="examples per task per step")
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", choices=list(SIZES), default="default", help="smoke: a seconds-long check")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
+    parser.add_argument("--only", help=f"comma-separated sections out of {', '.join(SECTIONS)}")
     parser.add_argument("--data-dir")
     parser.add_argument("--json", help="also write the table to this file")
+    parser.add_argument("--profile", action="store_true", help="profile a minBERT training step instead")
     args = parser.parse_args(argv)
-    rows = bench_steps(args.batch_size, args.max_length, args.repeats, args.device, data_dir=args.data_dir)
-    print(f"{'step':24s} {'s/step':>8s} {'ratio':>7s} {'tokens/s':>9s}")
-    for row in rows:
-        print(f"{row['step']:24s} {row['seconds']:8.3f} {row['ratio_to_summed']:7.3f} {row['real_tokens_per_s']:9.1f}")
-    peak = peak_memory_mb(torch.device(args.device))
-    print(f"batch {args.batch_size} per task, {torch.get_num_threads()} threads, device {args.device}, "
-          f"peak memory {peak:.0f} MiB")
+    if args.profile:
+        print(profile_step(args.device, data_dir=args.data_dir))
+        return 0
+    sections = args.only.split(",") if args.only else SECTIONS
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    start = time.perf_counter()
+    result = run(args.size, args.device, sections, args.data_dir)
+    result["wall_seconds"] = time.perf_counter() - start
+    print_table(result)
+    print(f"wall time {result['wall_seconds']:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "batch_size": args.batch_size, "device": args.device,
-                       "threads": torch.get_num_threads(), "peak_memory_mib": peak}, f, indent=2)
+            json.dump(result, f, indent=2, default=float)
     return 0
 
 

@@ -105,15 +105,36 @@ def test_ascent_step_increases_the_divergence(model_and_batches):
     assert ascent > random
 
 
-def test_step_benchmark_produces_its_table(tmp_path, data_dir):
-    """The benchmark runs and reports every variant (timings are not asserted: see the closing notes)."""
+def test_benchmark_produces_its_table(tmp_path, data_dir):
+    """The benchmark runs every section and reports every figure (timings are not asserted:
+    they are measured by `python -m mtl_lib.bench` and reported in the closing notes)."""
+    import json
+
     from mtl_lib import bench
 
     out = tmp_path / "bench.json"
-    assert bench.main(["--batch-size", "2", "--max-length", "16", "--repeats", "1",
-                       "--data-dir", str(data_dir), "--json", str(out)]) == 0
-    import json
+    assert bench.main(["--size", "smoke", "--data-dir", str(data_dir), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    figures = [r["figure"] for r in result["rows"]]
+    assert len(figures) == 9 and figures[0].startswith("training step")
+    assert sum("inference" in f for f in figures) == 2 and figures[-1].startswith("frozen baseline")
+    assert [s["step"] for s in result["multitask_steps"]] == list(bench.VARIANTS)
+    assert all(r["ours"] > 0 for r in result["rows"])
+    assert all(r["met"] in (True, False) for r in result["rows"] if r["goal"] not in (None, "reported"))
 
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["step"] for r in rows] == list(bench.VARIANTS)
-    assert rows[0]["ratio_to_summed"] == 1.0 and all(r["seconds"] > 0 for r in rows)
+
+def test_benchmark_rejects_an_unknown_section(capsys):
+    from mtl_lib import bench
+
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "train_step,warp_drive"])
+    assert "warp_drive" in capsys.readouterr().err
+
+
+def test_matmul_flops_of_one_layer_by_hand():
+    from mtl_lib.bench import matmul_flops
+    from mtl_lib.bert import BertConfig
+
+    c = BertConfig(hidden_size=4, intermediate_size=8, num_hidden_layers=1, num_attention_heads=2)
+    # B=1, T=2: projections 2*2*4*(12+4+16) = 512, attention 2*2*1*2*2*4 = 64, pooler 2*1*4*4 = 32
+    assert matmul_flops(c, 1, 2) == 512 + 64 + 32
