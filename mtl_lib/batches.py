@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .data import TASKS
+from .distributed import shard_rows
 
 
 def sentences_of(task: str, df: pd.DataFrame) -> list[str]:
@@ -47,11 +48,23 @@ def to_device(batch: dict, labels, device):
 
 
 def train_loader(task: str, df: pd.DataFrame, tokenizer, batch_size: int, max_length: int,
-                 seed: int, pin: bool = False) -> DataLoader:
-    """Shuffled batches; the order depends only on ``seed`` (so a resumed run repeats it)."""
+                 seed: int, pin: bool = False, rank: int = 0, world: int = 1) -> DataLoader:
+    """Shuffled batches; the order depends only on ``seed`` (so a resumed run repeats it).
+
+    On several processes (``world > 1``, see ``mtl_lib.distributed``) every rank
+    draws the same global batches of ``batch_size`` rows and keeps its own share;
+    the batch then carries ``loss_weight``, the factor for this rank's mean loss.
+    """
+    def collate_share(idx: list[int]):
+        if world == 1:
+            return collate(task, df.iloc[idx], tokenizer, max_length, pin)
+        mine, weight = shard_rows(idx, rank, world)
+        batch, labels = collate(task, df.iloc[mine], tokenizer, max_length, pin)
+        return {**batch, "loss_weight": torch.tensor(weight)}, labels
+
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(range(len(df)), batch_size=batch_size, shuffle=True, generator=generator,
-                      collate_fn=lambda idx: collate(task, df.iloc[idx], tokenizer, max_length, pin))
+                      collate_fn=collate_share)
 
 
 def cycle(loader: DataLoader) -> Iterator:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import distributed
 from .data import TASKS, load_task
 from .evaluate import evaluate, predict, write_predictions
 from .features import train_frozen_heads
@@ -58,8 +59,12 @@ def load_test_frames(data_dir=None, download: bool = True) -> tuple[dict, dict]:
 def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale | None = None,
                    head: HeadConfig | None = None, train_cfg: TrainConfig | None = None,
                    data_dir=None, device=None, resume: bool = False, progress: bool = True,
-                   baseline_epochs: int = 10) -> dict:
-    """Train and evaluate one configuration; write everything under ``out``; return metrics."""
+                   baseline_epochs: int = 10, test_predictions: bool = True) -> dict:
+    """Train and evaluate one configuration; write everything under ``out``; return metrics.
+
+    ``test_predictions=False`` skips predicting the test splits (a sweep only needs dev).
+    Under torchrun, rank 0 scores and writes; every rank returns the same metrics.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     scale = get_scale(scale)
@@ -76,9 +81,12 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     if method not in METHODS:
         raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
     if method == "baseline":
-        _, history = train_frozen_heads(model, tok, train, dev, epochs=baseline_epochs, lr=train_cfg.head_lr,
-                                        max_length=train_cfg.max_length, seed=train_cfg.seed,
-                                        device=device, progress=progress)
+        if distributed.world_size() > 1:
+            raise ValueError("--method baseline trains on cached features in one process; run it without torchrun.")
+        frozen, history = train_frozen_heads(model, tok, train, dev, epochs=baseline_epochs, lr=train_cfg.head_lr,
+                                             max_length=train_cfg.max_length, seed=train_cfg.seed,
+                                             device=device, progress=progress)
+        extra.update(encode_seconds=frozen["encode_seconds"], head_train_seconds=frozen["train_seconds"])
         torch.save(model.heads.state_dict(), out / "heads.pt")
     else:
         wanted = {"method": "summed", "pcgrad": True} if method == "pcgrad" else {"method": method}
@@ -89,18 +97,23 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
             extra["pcgrad_steps"] = {"columns": ["cos_sst_para", "cos_sst_sts", "cos_para_sts", "projected"],
                                      "values": trainer.conflicts}
     train_seconds = time.perf_counter() - start
-    metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir)
+    if not distributed.is_main():
+        return distributed.broadcast_object(None)  # rank 0's metrics
+    metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir, test_predictions)
     metrics.update(method=method, scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
                    history=history.to_dict(orient="records"), **extra)
     write_json(out / "metrics.json", metrics)
-    return metrics
+    return distributed.broadcast_object(metrics)
 
 
-def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_dir=None) -> dict:
+def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_dir=None,
+               test_predictions: bool = True) -> dict:
     """Score dev, write dev and test predictions; return the metrics (and what was missing)."""
     metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device)
     write_predictions(out / "predictions", "dev", dev, preds)
+    if not test_predictions:
+        return metrics
     test, missing = load_test_frames(data_dir)
     if test:
         test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device)

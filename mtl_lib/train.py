@@ -22,7 +22,8 @@ An epoch of the summed loss is as many steps as it takes to show the largest
 task once at its batch size. Also here: AdamW, linear warm-up then decay,
 gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
 per-epoch checkpoints and exact resumption (the data order and the dropout
-masks of epoch e depend only on (seed, e)).
+masks of epoch e depend only on (seed, e)). Under ``torchrun`` the same
+loop runs data-parallel on several processes (``mtl_lib.distributed``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .batches import cycle, to_device, train_loader
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
@@ -124,11 +126,12 @@ class Trainer:
         self.model, self.tok, self.train, self.dev, self.cfg = model, tokenizer, train, dev, cfg
         self.device = torch.device(device or "cpu")
         self.run_dir = Path(run_dir) if run_dir else None
-        self.progress = progress
+        self.progress = progress and distributed.is_main()
         self.amp = amp_dtype(self.device, cfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         self.pin = self.device.type == "cuda"
         self.model.to(self.device)
+        distributed.broadcast_parameters(self.model)  # torchrun: every rank starts from rank 0's weights
         groups = []  # encoder / heads x weight decay / none (biases, LayerNorm)
         for part, lr in ((model.encoder, cfg.lr), (model.heads, cfg.head_lr)):
             params = [p for p in part.parameters() if p.requires_grad]
@@ -160,7 +163,8 @@ class Trainer:
 
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
-        return {t: train_loader(t, df, self.tok, batch_sizes[t], self.cfg.max_length, seed + i, self.pin)
+        return {t: train_loader(t, df, self.tok, batch_sizes[t], self.cfg.max_length, seed + i, self.pin,
+                                distributed.rank(), distributed.world_size())
                 for i, (t, df) in enumerate(self.train.items())}
 
     # --- one optimisation step ---------------------------------------------------------
@@ -169,6 +173,7 @@ class Trainer:
         out = {}
         for task, (batch, labels) in batches.items():
             batch, labels = to_device(batch, labels, self.device)
+            weight = batch.pop("loss_weight", None)  # torchrun: this rank's share of the global batch
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 output = self.model(task, batch)
                 loss = task_loss(task, output, labels)
@@ -176,7 +181,7 @@ class Trainer:
                     loss = loss + self.cfg.smart_lambda * smart_regularizer(
                         self.model, task, batch, output, self.cfg.smart_sigma,
                         self.cfg.smart_steps, self.cfg.smart_step_size)
-            out[task] = loss
+            out[task] = loss if weight is None else loss * weight
         return out
 
     def update(self, losses: dict[str, torch.Tensor]) -> None:
@@ -185,6 +190,7 @@ class Trainer:
             self.pcgrad_backward(losses)
         else:
             self.scaler.scale(sum(losses.values())).backward()
+            distributed.average_gradients(self.model.parameters())  # torchrun: mean over ranks
         if self.cfg.clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -208,6 +214,9 @@ class Trainer:
                 p.grad = g  # a head keeps its own, plain gradient
             flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
                                    for p, g in zip(shared, grads[:len(shared)])]))
+        for g in flat:  # torchrun: average each task's gradient BEFORE the surgery (same on every rank)
+            distributed.all_average_([g])
+        distributed.average_gradients(self.model.heads.parameters())
         update, stats = pcgrad_sum(flat, self.pcgrad_generator)
         offset = 0
         for p in shared:  # unflatten the update into the parameters' .grad (views, no copies)
@@ -219,6 +228,8 @@ class Trainer:
 
     def check_finite(self, running: torch.Tensor, tasks: list[str], where: str) -> list[float]:
         """One sync: read the running losses; stop the run if any is NaN/inf."""
+        running = running.clone()
+        distributed.all_average_([running])  # torchrun: the global batch's loss; every rank stops together
         values = running.tolist()
         bad = [t for t, v in zip(tasks, values) if not math.isfinite(v)]
         if bad:
@@ -253,7 +264,7 @@ class Trainer:
         return result
 
     def run_epoch(self, epoch: int) -> None:
-        torch.manual_seed(self.cfg.seed * 1000 + epoch)  # dropout masks of this epoch
+        torch.manual_seed(self.cfg.seed * 1000 + epoch + 1_000_003 * distributed.rank())  # dropout masks
         self.pcgrad_generator.manual_seed(self.cfg.seed * 1000 + epoch)  # PCGrad's visiting orders
         self.model.train()
         if self.cfg.method == "summed":
@@ -273,17 +284,19 @@ class Trainer:
                 self.record(epoch, task, losses)
 
     def record(self, epoch: int, phase: str, losses: dict) -> None:
-        n = self.cfg.train_eval_examples
-        sample = {t: df.iloc[:n] for t, df in self.train.items()}
-        train_metrics, _ = evaluate(self.model, self.tok, sample, max_length=self.cfg.max_length,
-                                    device=self.device, amp_dtype=self.amp)
-        dev_metrics, _ = evaluate(self.model, self.tok, self.dev, max_length=self.cfg.max_length,
-                                  device=self.device, amp_dtype=self.amp)
-        row = {"epoch": epoch + 1, "phase": phase, "step": self.step,
-               "seconds": time.perf_counter() - self.t0 + self.elapsed_before, **losses,
-               **{f"train_{k}": v for k, v in train_metrics.items()},
-               **{f"dev_{k}": v for k, v in dev_metrics.items()}}
-        self.history.append(row)
+        row = None
+        if distributed.is_main():  # torchrun: rank 0 evaluates and sends the row to the others
+            n = self.cfg.train_eval_examples
+            sample = {t: df.iloc[:n] for t, df in self.train.items()}
+            train_metrics, _ = evaluate(self.model, self.tok, sample, max_length=self.cfg.max_length,
+                                        device=self.device, amp_dtype=self.amp)
+            dev_metrics, _ = evaluate(self.model, self.tok, self.dev, max_length=self.cfg.max_length,
+                                      device=self.device, amp_dtype=self.amp)
+            row = {"epoch": epoch + 1, "phase": phase, "step": self.step,
+                   "seconds": time.perf_counter() - self.t0 + self.elapsed_before, **losses,
+                   **{f"train_{k}": v for k, v in train_metrics.items()},
+                   **{f"dev_{k}": v for k, v in dev_metrics.items()}}
+        self.history.append(distributed.broadcast_object(row))
 
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
@@ -293,11 +306,12 @@ class Trainer:
         self.t0 = time.perf_counter()
         for epoch in range(self.start_epoch, self.cfg.epochs):
             self.run_epoch(epoch)
-            if self.run_dir:
+            if self.run_dir and distributed.is_main():
                 save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, {
                     "epoch": epoch + 1, "step": self.step, "train_config": asdict(self.cfg),
                     "head_config": self.model.config.to_dict(), "history": self.history,
                     "pcgrad_steps": self.conflicts})
+        distributed.check_in_sync(self.model)
         return pd.DataFrame(self.history)
 
     def resume(self) -> None:

@@ -1,0 +1,257 @@
+"""A hyperparameter sweep: learning rate x SMART lambda x dropout (the paper's Table 6).
+
+``python -m mtl_lib sweep --out DIR`` trains every combination of the grid,
+each as a normal training run (``run_experiment``) in its own folder named
+after its values, ``DIR/lr1e-04_lam5_drop0.1/``, and keeps one table,
+``DIR/results.csv``: a row per configuration with its dev scores, the
+training time, a ``status`` and a ``reason``:
+
+* ``ok``        - finished;
+* ``collapsed`` - finished, but every SST dev prediction is the same class
+  (read from the run's ``predictions/sst-dev-output.csv``): the model learned
+  the majority class and nothing else, typical of a too-large learning rate;
+* ``nonfinite`` - stopped by a NaN/inf loss (``NonFiniteLossError``);
+* ``failed``    - any other exception (the reason says which);
+* ``pending``   - not run yet (the table is rewritten after every run).
+
+A sweep is resumable: run the same command again. A run with ``metrics.json``
+is finished and skipped; a run with ``failure.json`` (nonfinite or failed) is
+skipped too unless ``retry_failed`` (it is then restarted from scratch); any
+other run folder was interrupted and RESUMES from its last epoch checkpoint
+(exact: it ends where an uninterrupted run would; interrupted inside its first
+epoch, it starts again). The options shared by all runs are saved in
+``DIR/sweep.json``; resuming with different ones is refused. A finished run's
+checkpoint is deleted (about 270 MB each for MiniLM) unless ``keep_checkpoints``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import math
+import os
+import shutil
+import tempfile
+import traceback
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .experiment import run_experiment
+from .runs import write_json
+from .setup import get_scale
+from .train import NonFiniteLossError
+
+#: The paper's grid (Table 6): 3 x 4 x 3 = 36 runs.
+DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], "dropout": [0.1, 0.3, 0.5]}
+#: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes).
+#: Laptop: measured 147 s a run (SMART on) with ONE thread on a busy 2-core CPU; with both cores
+#: free, expect ~80-100 s, so the 36-run grid takes about an hour (~90 min on one busy thread).
+SWEEP_BUDGETS = {"laptop": {"max_examples": 200, "dev_examples": 200, "epochs": 1}}
+METRICS = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
+
+
+# --- the grid ------------------------------------------------------------------------------
+def parse_values(text: str) -> list[float]:
+    """'1e-4, 1e-5' -> [1e-4, 1e-5]; ValueError (naming the bad value) otherwise."""
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    if not items:
+        raise ValueError("empty list: give one or more comma-separated numbers, e.g. 1e-4,1e-5")
+    values = []
+    for item in items:
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number (expected comma-separated numbers, e.g. 1e-4,1e-5)")
+    return values
+
+
+def grid_values(flag: str):
+    """An argparse ``type`` for a comma-separated list (argparse then names ``flag`` in its error)."""
+    def parse(text: str) -> list[float]:
+        try:
+            return check_values(flag.lstrip("-").replace("-", "_"), parse_values(text), flag)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{flag}: "))  # argparse adds the flag
+    parse.__name__ = flag
+    return parse
+
+
+def check_values(key: str, values, name: str) -> list[float]:
+    """Validate the values of grid axis ``key``; errors start with ``name`` (the flag or file key)."""
+    if not isinstance(values, list):
+        values = [values]
+    if not values:
+        raise ValueError(f"{name}: empty list; give one or more values.")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise ValueError(f"{name}: {values!r} must be finite numbers.")
+    ok = {"lr": lambda v: v > 0, "smart_lambda": lambda v: v >= 0, "dropout": lambda v: 0 <= v < 1}[key]
+    bad = [v for v in values if not ok(v)]
+    if bad:
+        rule = {"lr": "> 0", "smart_lambda": ">= 0", "dropout": "in [0, 1)"}[key]
+        raise ValueError(f"{name}: {bad} out of range; values must be {rule}.")
+    return [float(v) for v in values]
+
+
+def load_grid(config: str | Path | None = None, overrides: dict | None = None) -> dict[str, list[float]]:
+    """The grid: ``DEFAULT_GRID``, updated by a JSON/TOML ``config`` file, then by ``overrides`` (not None)."""
+    grid = dict(DEFAULT_GRID)
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file.")
+        try:
+            if path.suffix == ".toml":
+                import tomllib  # Python 3.11+
+
+                data = tomllib.loads(path.read_text())
+            else:
+                data = json.loads(path.read_text())
+        except ImportError:
+            raise ImportError(f"--config {path}: TOML needs Python 3.11+ (tomllib); write it as JSON instead.")
+        except ValueError as err:  # json.JSONDecodeError and tomllib.TOMLDecodeError
+            raise ValueError(f"--config {path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {err}")
+        if not isinstance(data, dict):
+            raise ValueError(f"--config {path}: expected a table of lists, e.g. {{\"lr\": [1e-4, 1e-5]}}.")
+        for key, values in data.items():
+            name = key.replace("-", "_")
+            if name not in DEFAULT_GRID:
+                raise ValueError(f"--config {path}: unknown key {key!r}; the grid keys are "
+                                 f"{', '.join(DEFAULT_GRID)} (other options go on the command line).")
+            grid[name] = check_values(name, values, f"--config {path}: {key}")
+    grid.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return grid
+
+
+def grid_configs(grid: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Every combination, in order: [{'lr': .., 'smart_lambda': .., 'dropout': ..}, ...]."""
+    keys = list(DEFAULT_GRID)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def run_name(config: dict[str, float]) -> str:
+    """{'lr': 1e-4, 'smart_lambda': 5, 'dropout': 0.1} -> 'lr1e-04_lam5_drop0.1'."""
+    return f"lr{config['lr']:.0e}_lam{config['smart_lambda']:g}_drop{config['dropout']:g}"
+
+
+# --- one run -------------------------------------------------------------------------------
+def sst_collapse(run_dir: Path) -> str:
+    """'' if the SST dev predictions use several classes, else why the run counts as collapsed."""
+    path = run_dir / "predictions" / "sst-dev-output.csv"
+    if not path.exists():
+        return ""
+    predicted = pd.read_csv(path, sep=r"\s*,\s*", engine="python")["Predicted_Sentiment"]
+    if len(predicted) > 1 and predicted.nunique() == 1:
+        return f"every SST dev prediction is class {predicted.iloc[0]} ({len(predicted)} rows)"
+    return ""
+
+
+def run_row(run_dir: Path) -> dict:
+    """The results-table columns of a run folder, from what it has on disk."""
+    if (run_dir / "metrics.json").exists():
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        why = sst_collapse(run_dir)
+        return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if why else "ok", "reason": why}
+    if (run_dir / "failure.json").exists():
+        return json.loads((run_dir / "failure.json").read_text())
+    return {"status": "pending", "reason": ""}
+
+
+def train_one(run_dir: Path, config: dict, method: str, scale, head, train_cfg, data_dir, device,
+              keep_checkpoint: bool = False) -> None:
+    """One run of the grid; a failure is written to ``failure.json`` instead of being raised."""
+    try:
+        run_experiment(run_dir, method, scale, replace(head, dropout=config["dropout"]),
+                       replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]),
+                       data_dir=data_dir, device=device, resume=True, progress=False, test_predictions=False)
+        if not keep_checkpoint:  # weights + optimizer: ~270 MB a run for MiniLM; the scores are kept
+            shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
+    except NonFiniteLossError as err:
+        write_json(run_dir / "failure.json", {"status": "nonfinite", "reason": str(err)})
+    except Exception as err:  # noqa: BLE001 - one bad run must not end the sweep; Ctrl-C still does
+        write_json(run_dir / "failure.json", {"status": "failed", "reason": f"{type(err).__name__}: {err}",
+                                              "traceback": traceback.format_exc()})
+    gc.collect()
+
+
+# --- the sweep -----------------------------------------------------------------------------
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """CSV through a temporary file and a rename: a reader never sees half a table."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        table.to_csv(f, index=False)
+    os.replace(tmp, path)
+
+
+def flatten(options: dict) -> dict:
+    """{'head': {'sts_head': 'linear'}, 'method': 'summed'} -> {'head.sts_head': 'linear', 'method': 'summed'}."""
+    flat = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def check_same_options(out: Path, options: dict) -> None:
+    """Save the options shared by every run; refuse to resume a sweep made with others."""
+    path = out / "sweep.json"
+    options = json.loads(json.dumps(options, default=str))  # as it reads back (tuples become lists)
+    if path.exists():
+        saved = json.loads(path.read_text())
+        saved, now = flatten(saved), flatten(options)
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if changed:
+            raise ValueError(f"{out} was swept with other options ({', '.join(changed)} differ; see {path}). "
+                             "Use a new --out folder, or the same options to resume.")
+    else:
+        write_json(path, options)
+
+
+def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, method: str = "summed",
+              scale=None, head=None, train_cfg=None, data_dir=None, device=None,
+              retry_failed: bool = False, keep_checkpoints: bool = False, progress: bool = True) -> pd.DataFrame:
+    """Train every configuration of ``grid`` not done yet; return (and write) the results table.
+
+    ``head`` and ``train_cfg`` are the options shared by all runs; the grid
+    overrides their ``dropout``, ``lr`` and ``smart_lambda``. A finished run's
+    checkpoint is deleted unless ``keep_checkpoints`` (the sweep picks the
+    hyperparameters; train the chosen configuration again with ``train``).
+    """
+    from .model import HeadConfig
+    from .train import TrainConfig
+
+    if method == "baseline":
+        raise ValueError("--method baseline has no learning rate or SMART to sweep; use summed, "
+                         "sequential or pcgrad.")
+    out, scale = Path(out), get_scale(scale)
+    head = head or HeadConfig(checkpoint=scale.checkpoint)
+    train_cfg = train_cfg or TrainConfig(epochs=scale.epochs, batch_size=scale.batch_size,
+                                         max_length=scale.max_length)
+    configs = grid_configs(grid or DEFAULT_GRID)
+    out.mkdir(parents=True, exist_ok=True)
+    check_same_options(out, {"method": method, "scale": asdict(scale), "head": asdict(head),
+                             "train": asdict(train_cfg)})
+    rows = [{"run": run_name(c), **c, **run_row(out / run_name(c))} for c in configs]
+    columns = ["run", *DEFAULT_GRID, *METRICS, "status", "reason"]
+    bar = tqdm(list(enumerate(configs)), desc="sweep", unit="run", disable=not progress)
+    for i, config in bar:
+        run_dir = out / rows[i]["run"]
+        bar.set_postfix_str(rows[i]["run"])
+        if rows[i]["status"] in ("ok", "collapsed"):
+            continue
+        if rows[i]["status"] in ("nonfinite", "failed"):
+            if not retry_failed:
+                continue
+            shutil.rmtree(run_dir)  # a retry starts from scratch, not from the last good checkpoint
+        train_one(run_dir, config, method, scale, head, train_cfg, data_dir, device, keep_checkpoints)
+        rows[i] = {"run": rows[i]["run"], **config, **run_row(run_dir)}
+        write_table(pd.DataFrame(rows).reindex(columns=columns), out / "results.csv")
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    write_table(table, out / "results.csv")
+    return table

@@ -1,0 +1,95 @@
+"""The sweep runner: a grid of runs, one results table, resumable, failures recorded (smoke scale)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtl_lib import cli, sweep
+from mtl_lib.evaluate import write_predictions
+from mtl_lib.train import Trainer, TrainConfig
+
+TINY = ["--scale", "smoke", "--max-examples", "8", "--dev-examples", "8", "--batch-size", "4", "--epochs", "1"]
+
+
+def test_grid_names_and_parsing(tmp_path):
+    assert sweep.run_name({"lr": 1e-4, "smart_lambda": 5.0, "dropout": 0.1}) == "lr1e-04_lam5_drop0.1"
+    assert len(sweep.grid_configs(sweep.DEFAULT_GRID)) == 36  # the paper's 3 x 4 x 3
+    assert sweep.parse_values(" 1e-4, 1e-5 ") == [1e-4, 1e-5]
+    toml = tmp_path / "grid.toml"
+    toml.write_text("lr = [1e-4, 1e-5]\nsmart-lambda = 3\n")
+    grid = sweep.load_grid(toml, {"dropout": [0.2], "lr": None})
+    assert grid == {"lr": [1e-4, 1e-5], "smart_lambda": [3.0], "dropout": [0.2]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "abc"], "argument --lr: 'abc' is not a number"),
+    (["--smart-lambda", ""], "argument --smart-lambda: empty list"),
+    (["--dropout", "0.1,1.5"], "argument --dropout: [1.5] out of range"),
+])
+def test_bad_grid_arguments_name_the_argument(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--out", str(tmp_path), *args])
+    assert message in capsys.readouterr().err
+
+
+def test_bad_config_file_names_the_file_and_key(tmp_path, capsys):
+    config = tmp_path / "grid.json"
+    config.write_text(json.dumps({"lr": [1e-4], "beta": [1]}))
+    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 2
+    assert f"--config {config}: unknown key 'beta'" in capsys.readouterr().err
+    config.write_text(json.dumps({"lr": []}))
+    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 2
+    assert "lr: empty list" in capsys.readouterr().err
+
+
+def test_collapsed_run_is_flagged(tmp_path):
+    """Collapse = every SST dev prediction is the same class (read from the run's prediction file)."""
+    (tmp_path / "metrics.json").write_text(json.dumps({"sst_acc": 0.3, "overall": 0.5}))
+    dev = {"sst": pd.DataFrame({"id": ["a", "b", "c"]})}
+    write_predictions(tmp_path / "predictions", "dev", dev, {"sst": np.array([3.0, 3.0, 3.0])})
+    row = sweep.run_row(tmp_path)
+    assert row["status"] == "collapsed" and "class 3 (3 rows)" in row["reason"]
+    write_predictions(tmp_path / "predictions", "dev", dev, {"sst": np.array([3.0, 1.0, 3.0])})
+    assert sweep.run_row(tmp_path)["status"] == "ok"
+
+
+def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
+    """Two runs, the first forced to NaN: recorded as nonfinite, the sweep goes on; a rerun skips both."""
+    real_losses = Trainer.losses
+
+    def poisoned(self, batches):  # lr = 1 stands for a learning rate that blows up
+        losses = real_losses(self, batches)
+        return {t: loss * float("nan") for t, loss in losses.items()} if self.cfg.lr == 1.0 else losses
+
+    monkeypatch.setattr(Trainer, "losses", poisoned)
+    calls = []
+    real_run = sweep.run_experiment
+    monkeypatch.setattr(sweep, "run_experiment", lambda out, *a, **k: calls.append(out) or real_run(out, *a, **k))
+    out = tmp_path / "sweep"
+    argv = ["sweep", *TINY, "--lr", "1,1e-4", "--smart-lambda", "1", "--dropout", "0.1", "--out", str(out)]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out / "results.csv")
+    assert list(table.run) == ["lr1e+00_lam1_drop0.1", "lr1e-04_lam1_drop0.1"]
+    assert list(table.status) == ["nonfinite", "ok"]
+    assert "Non-finite loss" in table.reason[0] and np.isnan(table.overall[0])
+    assert 0 <= table.overall[1] <= 1 and table.train_seconds[1] > 0
+    assert not (out / "lr1e-04_lam1_drop0.1" / "checkpoint").exists()  # finished: checkpoint deleted
+    assert "lr1e-04_lam1_drop0.1" in capsys.readouterr().out  # the table is printed
+    finished = out / "lr1e-04_lam1_drop0.1" / "metrics.json"
+    stamp = finished.stat().st_mtime_ns
+
+    assert cli.main(argv) == 0  # rerun: nothing to do
+    assert len(calls) == 2 and finished.stat().st_mtime_ns == stamp
+    assert list(pd.read_csv(out / "results.csv").status) == ["nonfinite", "ok"]
+    assert cli.main([*argv, "--retry-failed"]) == 0  # only the failed run again
+    assert calls[2:] == [out / "lr1e+00_lam1_drop0.1"]
+
+    assert cli.main([*argv, "--sts-head", "cosine"]) == 2  # other shared options: refused
+    assert "other options (head.sts_head differ; see" in capsys.readouterr().err
+
+
+def test_sweep_rejects_baseline(tmp_path):
+    with pytest.raises(ValueError, match="baseline has no learning rate"):
+        sweep.run_sweep(tmp_path, method="baseline", train_cfg=TrainConfig())
