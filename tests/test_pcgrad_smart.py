@@ -116,8 +116,8 @@ def test_benchmark_produces_its_table(tmp_path, data_dir):
     assert bench.main(["--size", "smoke", "--data-dir", str(data_dir), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     figures = [r["figure"] for r in result["rows"]]
-    assert len(figures) == 9 and figures[0].startswith("training step")
-    assert sum("inference" in f for f in figures) == 2 and figures[-1].startswith("frozen baseline")
+    assert len(figures) == 10 and figures[0].startswith("training step")
+    assert sum("inference" in f for f in figures) == 2 and figures[-2].startswith("frozen baseline")
     assert [s["step"] for s in result["multitask_steps"]] == list(bench.VARIANTS)
     assert all(r["ours"] > 0 for r in result["rows"])
     assert all(r["met"] in (True, False) for r in result["rows"] if r["goal"] not in (None, "reported"))
