@@ -67,13 +67,16 @@ def conflict_stats(gram: torch.Tensor, coef: torch.Tensor) -> dict:
     return {"cosine": cosine, "projected": projected.float().sum() / off_diagonal.sum()}
 
 
-def pcgrad_sum(grads: list[torch.Tensor], generator: torch.Generator | None = None):
-    """The PCGrad update (the sum of the projected gradients) and the conflict statistics."""
-    G = torch.stack([g.reshape(-1) for g in grads])  # (T, P)
+def pcgrad_sum(grads: list[torch.Tensor] | torch.Tensor, generator: torch.Generator | None = None):
+    """The PCGrad update (the sum of the projected gradients) and the conflict statistics.
+
+    ``grads``: T vectors, or one (T, P) tensor of flat gradients (used as is: no copy).
+    """
+    G = grads if torch.is_tensor(grads) else torch.stack([g.reshape(-1) for g in grads])  # (T, P)
     gram = G @ G.T
     coef = combination_coefficients(gram, generator)
-    update = (coef.sum(0).to(G.dtype) @ G).reshape(grads[0].shape)  # sum_i g_i' in one pass
-    return update, conflict_stats(gram, coef)
+    update = coef.sum(0).to(G.dtype) @ G  # sum_i g_i' in one pass, (P,)
+    return update.reshape(grads[0].shape), conflict_stats(gram, coef)
 
 
 def reference_project_conflicting(grads: list[torch.Tensor], orders: list[list[int]]) -> list[torch.Tensor]:
