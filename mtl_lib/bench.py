@@ -202,20 +202,18 @@ def sentences_per_second(checkpoint: str, tok, sentences: list[str], device, rep
 
 
 # --- multi-task steps: summed vs PCGrad vs SMART ----------------------------------------
-def fixed_batches(tok, batch_size: int, max_length: int, offset: int = 0, data_dir=None) -> dict:
-    """One batch per task from the real training files (the same for every variant)."""
-    out = {}
-    for task in TASKS:
-        df = load_task(task, "train", data_dir, limit=offset + batch_size).iloc[offset:]
-        out[task] = collate(task, df, tok, max_length)
-    return out
+def fixed_batches(tok, batch_size: int, max_length: int, rounds: int, data_dir=None) -> list[dict]:
+    """``rounds`` batches per task from the real training files (the same for every variant)."""
+    frames = {task: load_task(task, "train", data_dir, limit=rounds * batch_size) for task in TASKS}
+    return [{task: collate(task, df.iloc[r * batch_size:(r + 1) * batch_size], tok, max_length)
+             for task, df in frames.items()} for r in range(rounds)]
 
 
 def bench_steps(batch_size: int = 32, max_length: int = 128, repeats: int = 5, device: str = "cpu",
                 variants: dict = VARIANTS, data_dir=None, progress: bool = True) -> list[dict]:
     device = torch.device(device)
     tok = load_tokenizer()
-    batches = [fixed_batches(tok, batch_size, max_length, r * batch_size, data_dir) for r in range(repeats + 1)]
+    batches = fixed_batches(tok, batch_size, max_length, repeats + 1, data_dir)  # round 0 warms up
     real_tokens = [sum(int(b[0]["attention_mask"].sum()) for b in round_.values()) for round_ in batches]
     trainers = {}
     for name, options in variants.items():

@@ -148,6 +148,7 @@ class Trainer:
         self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
         self.conflicts: list[list[float]] = []  # PCGrad: per step, cosines (sst-para, sst-sts, para-sts) + projected
         self.pcgrad_generator = torch.Generator().manual_seed(cfg.seed)
+        self._flat = None  # PCGrad: the (T, P) flat task gradients, allocated at the first step
         self.start_epoch = 0
         self.step = 0
 
@@ -207,7 +208,7 @@ class Trainer:
         """
         shared = [p for p in self.model.encoder.parameters() if p.requires_grad]
         size = (len(losses), sum(p.numel() for p in shared))
-        if getattr(self, "_flat", None) is None or self._flat.shape != size:
+        if self._flat is None or self._flat.shape != size:
             # (T, P) flat task gradients, allocated once: a fresh 3 x 91 MB every step costs page faults
             self._flat = torch.empty(size, device=self.device, dtype=shared[0].dtype)
         flat = self._flat
