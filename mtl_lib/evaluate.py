@@ -39,22 +39,32 @@ def metric(task: str, predicted: np.ndarray, gold: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def predict(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int = 64,
-            max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> np.ndarray:
-    """Predictions for every row of ``df``, in row order (length-sorted batches inside)."""
+def model_outputs(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int = 64,
+                  max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> torch.Tensor:
+    """The raw outputs for every row of ``df``, in row order, on the CPU, in float32:
+    sst (N, 5) logits, para (N,) logits, sts (N,) scores. Batches are length-sorted inside."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = np.zeros(len(df), dtype=np.float64)
+    out = None
     batches = eval_batches(task, df, tokenizer, batch_size, max_length)
     total = -(-len(df) // batch_size)
     for idx, batch, _ in tqdm(batches, total=total, desc=f"predict {task}", disable=not progress, leave=False):
         batch, _ = to_device(batch, None, device)
         with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-            output = model(task, batch)
-        out[idx] = predictions(task, output).double().cpu().numpy()
+            output = model(task, batch).float().cpu()
+        if out is None:
+            out = torch.zeros((len(df), *output.shape[1:]))
+        out[torch.as_tensor(idx)] = output
     model.train(was_training)
-    return out
+    return out if out is not None else torch.zeros((0, 5) if task == "sst" else (0,))
+
+
+def predict(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int = 64,
+            max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> np.ndarray:
+    """Predictions for every row of ``df``, in row order: what ``metric`` scores."""
+    output = model_outputs(model, tokenizer, task, df, batch_size, max_length, device, amp_dtype, progress)
+    return predictions(task, output).double().numpy()
 
 
 def evaluate(model, tokenizer, frames: dict[str, pd.DataFrame], batch_size: int = 64,

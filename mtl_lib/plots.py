@@ -137,3 +137,77 @@ def plot_training_curves(history: pd.DataFrame, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_confusion(matrix, labels: Sequence[str], ax=None, title: str = ""):
+    """Confusion matrix, each row normalized to 1 (colour) with the raw counts written in."""
+    matrix = np.asarray(matrix)
+    rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    fig, ax = _axes(ax, figsize=(5.5, 4.5))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the gold class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_word_importance(table: pd.DataFrame, k: int = 20, ax=None, title: str = ""):
+    """Horizontal bars: the ``k`` words with the highest mean occlusion importance."""
+    top = table.head(k).iloc[::-1]
+    fig, ax = _axes(ax, figsize=(5.5, 0.28 * len(top) + 1.2))
+    ax.barh([f"{w} ({n})" for w, n in zip(top.index, top["count"])], top["importance"], color="tab:purple")
+    ax.set_xlabel("mean drop in p(predicted class) when the word is removed")
+    ax.set_title(title or "words the sentiment head leans on (occurrences)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_vs_overlap(pairs: pd.DataFrame, per_bin: pd.DataFrame, ax=None, title: str = "",
+                          ylabel: str = "predicted - gold"):
+    """Signed error of each pair against word overlap, with the per-bin means."""
+    fig, ax = _axes(ax, figsize=(5.5, 4))
+    ax.scatter(pairs["overlap"], pairs["error"], s=6, alpha=0.3, label="pairs")
+    ax.plot(per_bin["overlap"], per_bin["error"], "o-", color="tab:red", label="bin mean")
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xlabel("word overlap of the two sentences (Jaccard)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_heatmaps(results: pd.DataFrame, metric: str = "overall"):
+    """One heat-map per learning rate: rows SMART lambda, columns dropout, colour ``metric``.
+
+    Cells whose run did not finish cleanly carry its status instead of a number
+    (``nonfinite``, ``failed``, ``pending``); collapsed runs show their score and "collapsed".
+    """
+    lrs = sorted(results["lr"].unique(), reverse=True)
+    lams, drops = sorted(results["smart_lambda"].unique()), sorted(results["dropout"].unique())
+    scores = results[metric].astype(float)
+    vmin, vmax = (np.nanmin(scores), np.nanmax(scores)) if scores.notna().any() else (0, 1)
+    fig, axes = plt.subplots(1, len(lrs), figsize=(3.2 * len(lrs) + 1, 0.5 * len(lams) + 2), squeeze=False)
+    for ax, lr in zip(axes[0], lrs):
+        grid = np.full((len(lams), len(drops)), np.nan)
+        for _, row in results[results["lr"] == lr].iterrows():
+            i, j = lams.index(row["smart_lambda"]), drops.index(row["dropout"])
+            grid[i, j] = row[metric]
+            text = f"{row[metric]:.3f}" if pd.notna(row[metric]) else row["status"]
+            if row["status"] == "collapsed":
+                text += "\ncollapsed"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+        im = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_xticks(range(len(drops)), [f"{d:g}" for d in drops])
+        ax.set_yticks(range(len(lams)), [f"{v:g}" for v in lams])
+        ax.set_xlabel("dropout")
+        ax.set_ylabel("SMART lambda")
+        ax.set_title(f"lr = {lr:g}")
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.03, pad=0.02, label=METRIC_LABELS.get(metric, metric))
+    return fig
