@@ -123,6 +123,16 @@ def reliance(occluded: pd.DataFrame) -> dict:
             "mean_words": float(by_sentence.size().mean())}
 
 
+def concentration(occluded: pd.DataFrame, k: int = 50) -> dict:
+    """How few word types carry the importance: the ``k`` types with the most total positive
+    importance, their share of it (``importance_share``) and of the word tokens (``token_share``)."""
+    positive = occluded["importance"].clip(lower=0).groupby(occluded["word"]).sum().sort_values(ascending=False)
+    top = positive.head(k)
+    return {"k": k, "types": int(len(positive)),
+            "importance_share": float(top.sum() / positive.sum()) if positive.sum() > 0 else 0.0,
+            "token_share": float(occluded["word"].isin(top.index).mean()) if len(occluded) else 0.0}
+
+
 # --- pairs: error against lexical overlap ------------------------------------------------------
 def words_of(sentence: str) -> set[str]:
     """Lower-cased alphanumeric words: 'It's a film.' -> {'it', 's', 'a', 'film'}."""
@@ -158,3 +168,16 @@ def error_by_overlap(df: pd.DataFrame, predicted, bins: int = 5) -> tuple[pd.Dat
                                         abs_error=("abs_error", "mean"))
     per_bin.index.name = "bin"
     return pairs, per_bin
+
+
+def overlap_slope(pairs: pd.DataFrame) -> dict:
+    """Least-squares slopes of the signed error on overlap: alone, and with the gold score held fixed.
+
+    Pairs that share words also tend to have high gold scores, and a model that shrinks
+    its predictions toward the mean under-scores those; ``given_gold`` (the overlap
+    coefficient of error ~ 1 + overlap + gold) separates the two effects.
+    """
+    ones = np.ones(len(pairs))
+    alone = np.linalg.lstsq(np.column_stack([ones, pairs["overlap"]]), pairs["error"], rcond=None)[0]
+    both = np.linalg.lstsq(np.column_stack([ones, pairs["overlap"], pairs["gold"]]), pairs["error"], rcond=None)[0]
+    return {"slope": float(alone[1]), "given_gold": float(both[1]), "gold_coefficient": float(both[2])}

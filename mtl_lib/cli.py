@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .sweep import DEFAULT_GRID, SWEEP_BUDGETS, grid_values
 
-    laptop = SWEEP_BUDGETS["laptop"]
+    laptop, full = SWEEP_BUDGETS["laptop"], SWEEP_BUDGETS["full"]
     sweep = sub.add_parser(
         "sweep", help="a grid of training runs; writes DIR/results.csv",
         description="Train every combination of --lr x --smart-lambda x --dropout (default: the paper's "
@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         "failed runs are skipped, an interrupted run continues from its last epoch checkpoint. The other "
         "train options apply to every run. Per-run budget (--budget sweep, the default): at laptop scale "
         f"{laptop['max_examples']} training rows and {laptop['dev_examples']} dev rows per task and "
-        f"{laptop['epochs']} epoch (the 36-run grid in about an hour on a 2-core CPU); other scales use "
-        "their own sizes. --max-examples, --dev-examples and --epochs override the budget.")
+        f"{laptop['epochs']} epoch (the 36-run grid in about 50 minutes on a 2-core CPU); at full scale "
+        f"{full['max_examples']} training and {full['dev_examples']} dev rows per task, 1 epoch. --max-examples, --dev-examples and --epochs override the budget.")
     sweep.add_argument("--out", required=True, help="sweep folder (created; run again to resume)")
     for flag, key in (("--lr", "lr"), ("--smart-lambda", "smart_lambda"), ("--dropout", "dropout")):
         sweep.add_argument(flag, type=grid_values(flag), help="comma-separated values (default "

@@ -125,8 +125,8 @@ def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_
     return metrics
 
 
-def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
-    """Re-score a saved run on dev (same scale) and rewrite its predictions."""
+def load_run(run: str | Path, device=None) -> tuple[MultitaskBert, object, dict]:
+    """A finished run folder -> (model with its trained weights, tokenizer, saved metrics.json)."""
     run = Path(run)
     metrics_path = run / "metrics.json"
     if not metrics_path.exists():
@@ -134,14 +134,17 @@ def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
                                 "(written by `python -m mtl_lib train --out DIR`)?")
     saved = json.loads(metrics_path.read_text())
     head = HeadConfig(**saved["head_config"])
-    cfg = TrainConfig(**saved["train_config"])
     model = MultitaskBert.from_pretrained(head)
     if saved["method"] == "baseline":
         model.heads.load_state_dict(torch.load(run / "heads.pt", weights_only=True))
     else:
         load_checkpoint(run, model)
-    device = torch.device(device or "cpu")
-    model.to(device)
-    _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
-    return finish_run(run, model, load_tokenizer(head.checkpoint), dev, cfg, device, data_dir)
+    return model.to(torch.device(device or "cpu")).eval(), load_tokenizer(head.checkpoint), saved
 
+
+def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
+    """Re-score a saved run on dev (same scale) and rewrite its predictions."""
+    device = torch.device(device or "cpu")
+    model, tok, saved = load_run(run, device)
+    _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
+    return finish_run(Path(run), model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir)

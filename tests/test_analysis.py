@@ -87,6 +87,8 @@ def test_word_importance_and_reliance_aggregate_as_documented():
     assert summary["one_word_flips"] == pytest.approx(1 / 3)
     assert summary["top_word_share"] == pytest.approx((0.6 / 0.8 + 1.0) / 2)  # row 2 has no positive importance
     assert summary["mean_words"] == pytest.approx(7 / 3)
+    top = analysis.concentration(occluded, k=1)  # "good": 1.0 of the 1.2 positive importance, 2 of 7 tokens
+    assert top == {"k": 1, "types": 4, "importance_share": pytest.approx(1.0 / 1.2), "token_share": pytest.approx(2 / 7)}
 
 
 def test_lexical_overlap_and_error_by_overlap():
@@ -105,6 +107,14 @@ def test_lexical_overlap_and_error_by_overlap():
     assert per_bin["n"].sum() == 200 and len(per_bin) == 4
     assert per_bin["overlap"].is_monotonic_increasing and per_bin["error"].is_monotonic_increasing
     np.testing.assert_allclose(per_bin["error"], 2 * per_bin["overlap"])
+    slopes = analysis.overlap_slope(pairs)
+    assert slopes["slope"] == pytest.approx(2.0) and slopes["given_gold"] == pytest.approx(2.0)
+    assert slopes["gold_coefficient"] == pytest.approx(0.0, abs=1e-9)
+    # A model that shrinks toward the mean has an error falling with gold, not with overlap given gold.
+    gold = 2.5 + 2 * overlap + rng.normal(0, 0.5, 200)
+    shrunk = pd.DataFrame({"overlap": overlap, "gold": gold, "error": -0.5 * (gold - gold.mean())})
+    slopes = analysis.overlap_slope(shrunk)
+    assert slopes["slope"] < -0.5 and slopes["given_gold"] == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="predictions for"):
         analysis.error_by_overlap(df, [1.0, 2.0])
 
