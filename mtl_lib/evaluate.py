@@ -43,7 +43,7 @@ def model_outputs(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int
                   max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> torch.Tensor:
     """The raw outputs for every row of ``df``, in row order, on the CPU, in float32:
     sst (N, 5) logits, para (N,) logits, sts (N,) scores. Batches are length-sorted inside."""
-    device = device or next(model.parameters()).device
+    device = torch.device(device) if device is not None else next(model.parameters()).device  # "cpu" works too
     was_training = model.training
     model.eval()
     out = None

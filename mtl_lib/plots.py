@@ -131,6 +131,7 @@ def plot_training_curves(history: pd.DataFrame, title: str = ""):
             ax.set_xticks(x, [f"{e}:{p}" for e, p in zip(history["epoch"], history["phase"])],
                           rotation=45, fontsize=8)
         else:
+            ax.set_xticks(x)  # whole epochs only (one epoch: a single tick, not 0.96 ... 1.04)
             ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0][0].legend()

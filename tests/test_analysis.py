@@ -52,6 +52,7 @@ def test_model_outputs_are_in_row_order_and_predict_takes_their_argmax(model, to
     alone = model_outputs(model, tokenizer, "sst", df.iloc[[1]], batch_size=1)
     torch.testing.assert_close(logits[1:2], alone, atol=1e-5, rtol=1e-5)
     np.testing.assert_array_equal(predict(model, tokenizer, "sst", df), logits.argmax(1).numpy())
+    np.testing.assert_array_equal(predict(model, tokenizer, "sst", df, device="cpu"), logits.argmax(1).numpy())
 
 
 def test_occlusion_matches_removing_each_word_by_hand(model, tokenizer):
@@ -132,3 +133,9 @@ def test_analysis_plots_draw():
     fig = plots.plot_sweep_heatmaps(results)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "nonfinite" in texts and "0.500\ncollapsed" in texts and "0.710" in texts
+
+
+def test_training_curves_tick_whole_epochs_only():
+    history = pd.DataFrame({"epoch": [1], "train_sst_acc": [0.6], "dev_sst_acc": [0.45]})
+    fig = plots.plot_training_curves(history)
+    assert list(fig.axes[0].get_xticks()) == [1]
