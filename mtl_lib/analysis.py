@@ -123,14 +123,20 @@ def reliance(occluded: pd.DataFrame) -> dict:
             "mean_words": float(by_sentence.size().mean())}
 
 
-def concentration(occluded: pd.DataFrame, k: int = 50) -> dict:
-    """How few word types carry the importance: the ``k`` types with the most total positive
-    importance, their share of it (``importance_share``) and of the word tokens (``token_share``)."""
-    positive = occluded["importance"].clip(lower=0).groupby(occluded["word"]).sum().sort_values(ascending=False)
-    top = positive.head(k)
-    return {"k": k, "types": int(len(positive)),
-            "importance_share": float(top.sum() / positive.sum()) if positive.sum() > 0 else 0.0,
-            "token_share": float(occluded["word"].isin(top.index).mean()) if len(occluded) else 0.0}
+def concentration(occluded: pd.DataFrame, k: int = 50, min_count: int = 5) -> dict:
+    """Do a few word types carry the predictions? The ``k`` types with the highest mean importance
+    (seen at least ``min_count`` times, as in :func:`word_importance`): their share of all positive
+    importance (``importance_share``) against their share of the word tokens (``token_share``).
+
+    Ranking by mean, not total, importance matters: by total, the commas and articles that
+    fill every sentence come first just by being frequent.
+    """
+    top = word_importance(occluded, min_count).head(k).index
+    positive = occluded["importance"].clip(lower=0)
+    is_top = occluded["word"].isin(top)
+    return {"k": len(top), "types": int(occluded["word"].nunique()),
+            "importance_share": float(positive[is_top].sum() / positive.sum()) if positive.sum() > 0 else 0.0,
+            "token_share": float(is_top.mean()) if len(occluded) else 0.0}
 
 
 # --- pairs: error against lexical overlap ------------------------------------------------------

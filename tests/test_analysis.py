@@ -88,8 +88,13 @@ def test_word_importance_and_reliance_aggregate_as_documented():
     assert summary["one_word_flips"] == pytest.approx(1 / 3)
     assert summary["top_word_share"] == pytest.approx((0.6 / 0.8 + 1.0) / 2)  # row 2 has no positive importance
     assert summary["mean_words"] == pytest.approx(7 / 3)
-    top = analysis.concentration(occluded, k=1)  # "good": 1.0 of the 1.2 positive importance, 2 of 7 tokens
+    top = analysis.concentration(occluded, k=1, min_count=2)  # "good": 1.0 of the 1.2 positive importance, 2 of 7
     assert top == {"k": 1, "types": 4, "importance_share": pytest.approx(1.0 / 1.2), "token_share": pytest.approx(2 / 7)}
+    # Ranked by mean importance: "awful" (0.4 each) beats "the", whose total (1.0) is larger only by frequency.
+    frequent = pd.DataFrame({"row": range(12), "position": 0, "word": ["the"] * 10 + ["awful"] * 2,
+                             "importance": [0.1] * 10 + [0.4] * 2, "flipped": False})
+    top = analysis.concentration(frequent, k=1, min_count=2)
+    assert top["importance_share"] == pytest.approx(0.8 / 1.8) and top["token_share"] == pytest.approx(2 / 12)
 
 
 def test_lexical_overlap_and_error_by_overlap():
