@@ -6,7 +6,8 @@ after its values, ``DIR/lr1e-04_lam5_drop0.1/``, and keeps one table,
 ``DIR/results.csv``: a row per configuration with its dev scores, the
 training time, a ``status`` and a ``reason``:
 
-* ``ok``        - finished;
+* ``ok``        - finished (if the paraphrase head answered one class for every dev
+  pair, ``reason`` says so: the status keeps the paper's SST-only definition);
 * ``collapsed`` - finished, but every SST dev prediction is the same class
   (read from the run's ``predictions/sst-dev-output.csv``): the model learned
   the majority class and nothing else, typical of a too-large learning rate;
@@ -41,6 +42,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .evaluate import PREDICTION_COLUMNS
 from .experiment import run_experiment
 from .runs import write_json
 from .setup import get_scale
@@ -142,23 +144,32 @@ def run_name(config: dict[str, float]) -> str:
 
 
 # --- one run -------------------------------------------------------------------------------
-def sst_collapse(run_dir: Path) -> str:
-    """'' if the SST dev predictions use several classes, else why the run counts as collapsed."""
-    path = run_dir / "predictions" / "sst-dev-output.csv"
+TASK_NAMES = {"sst": "SST", "para": "Quora"}
+
+
+def one_class(run_dir: Path, task: str) -> str:
+    """'' if the dev predictions of ``task`` (sst or para) use several classes, else which one they all are."""
+    path = run_dir / "predictions" / f"{task}-dev-output.csv"
     if not path.exists():
         return ""
-    predicted = pd.read_csv(path, sep=r"\s*,\s*", engine="python")["Predicted_Sentiment"]
+    predicted = pd.read_csv(path, sep=r"\s*,\s*", engine="python")[PREDICTION_COLUMNS[task]]
     if len(predicted) > 1 and predicted.nunique() == 1:
-        return f"every SST dev prediction is class {predicted.iloc[0]} ({len(predicted)} rows)"
+        return f"every {TASK_NAMES[task]} dev prediction is class {predicted.iloc[0]} ({len(predicted)} rows)"
     return ""
 
 
 def run_row(run_dir: Path) -> dict:
-    """The results-table columns of a run folder, from what it has on disk."""
+    """The results-table columns of a run folder, from what it has on disk.
+
+    ``collapsed`` follows the paper: every SST prediction the same class. A paraphrase head
+    that answers one class for every pair (common after a few steps) does not change the
+    status, but is written into ``reason`` so that an ``ok`` row does not hide it.
+    """
     if (run_dir / "metrics.json").exists():
         metrics = json.loads((run_dir / "metrics.json").read_text())
-        why = sst_collapse(run_dir)
-        return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if why else "ok", "reason": why}
+        sst, para = one_class(run_dir, "sst"), one_class(run_dir, "para")
+        return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if sst else "ok",
+                "reason": "; ".join(why for why in (sst, para) if why)}
     if (run_dir / "failure.json").exists():
         return json.loads((run_dir / "failure.json").read_text())
     return {"status": "pending", "reason": ""}

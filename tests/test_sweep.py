@@ -52,7 +52,12 @@ def test_collapsed_run_is_flagged(tmp_path):
     row = sweep.run_row(tmp_path)
     assert row["status"] == "collapsed" and "class 3 (3 rows)" in row["reason"]
     write_predictions(tmp_path / "predictions", "dev", dev, {"sst": np.array([3.0, 1.0, 3.0])})
-    assert sweep.run_row(tmp_path)["status"] == "ok"
+    assert sweep.run_row(tmp_path)["status"] == "ok" and sweep.run_row(tmp_path)["reason"] == ""
+    # A paraphrase head that says "not a duplicate" to every pair: still ok, but said in the reason.
+    write_predictions(tmp_path / "predictions", "dev", {"para": pd.DataFrame({"id": ["a", "b"]})},
+                      {"para": np.array([0.0, 0.0])})
+    row = sweep.run_row(tmp_path)
+    assert row["status"] == "ok" and row["reason"] == "every Quora dev prediction is class 0 (2 rows)"
 
 
 def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
