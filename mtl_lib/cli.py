@@ -117,7 +117,7 @@ def cmd_sweep(args) -> int:
                       device=get_device(args.device, verbose=False), retry_failed=args.retry_failed,
                       keep_checkpoints=args.keep_checkpoints)
     print(table.to_string(index=False))
-    print(f"written to {args.out}/results.csv")
+    print(f"written to {args.out}/results.csv (and results.md, the same as a Markdown table)")
     return 0
 
 
@@ -206,14 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     laptop, full = SWEEP_BUDGETS["laptop"], SWEEP_BUDGETS["full"]
     sweep = sub.add_parser(
-        "sweep", help="a grid of training runs; writes DIR/results.csv",
+        "sweep", help="a grid of training runs; writes DIR/results.csv and DIR/results.md",
         description="Train every combination of --lr x --smart-lambda x --dropout (default: the paper's "
         "grid, 3 x 4 x 3 = 36 runs), each in DIR/lr1e-04_lam5_drop0.1/ and so on, and collect their dev "
         "scores in DIR/results.csv (rewritten after every run). Run it again to resume: finished and "
         "failed runs are skipped, an interrupted run continues from its last epoch checkpoint. The other "
         "train options apply to every run. Per-run budget (--budget sweep, the default): at laptop scale "
         f"{laptop['max_examples']} training rows and {laptop['dev_examples']} dev rows per task and "
-        f"{laptop['epochs']} epoch (the 36-run grid in about 50 minutes on a 2-core CPU); at full scale "
+        f"{laptop['epochs']} epoch (the 36-run grid in about an hour on a 2-core CPU); at full scale "
         f"{full['max_examples']} training and {full['dev_examples']} dev rows per task, 1 epoch. --max-examples, --dev-examples and --epochs override the budget.")
     sweep.add_argument("--out", required=True, help="sweep folder (created; run again to resume)")
     for flag, key in (("--lr", "lr"), ("--smart-lambda", "smart_lambda"), ("--dropout", "dropout")):

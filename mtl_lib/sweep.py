@@ -3,7 +3,7 @@
 ``python -m mtl_lib sweep --out DIR`` trains every combination of the grid,
 each as a normal training run (``run_experiment``) in its own folder named
 after its values, ``DIR/lr1e-04_lam5_drop0.1/``, and keeps one table,
-``DIR/results.csv``: a row per configuration with its dev scores, the
+``DIR/results.csv`` (and ``DIR/results.md``, the same as a Markdown table): a row per configuration with its dev scores, the
 training time, a ``status`` and a ``reason``:
 
 * ``ok``        - finished (if the paraphrase head answered one class for every dev
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import itertools
 import json
 import math
@@ -51,10 +52,11 @@ from .train import NonFiniteLossError
 #: The paper's grid (Table 6): 3 x 4 x 3 = 36 runs.
 DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], "dropout": [0.1, 0.3, 0.5]}
 #: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes).
-#: Laptop: 7 steps a run (200 rows per task, batches of 32); measured ~80 s a run with both cores
+#: Laptop: 7 steps a run (200 rows per task, batches of 32); measured 63-85 s a run with both cores
 #: of a 2-core CPU (training, scoring 200 train and 200 dev rows per task, loading): the 36-run
-#: grid in about 50 minutes. Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows
-#: per task, so that the grid is an afternoon's Colab session rather than days; not yet timed.
+#: grid took 55 minutes of training, 59 of wall time (docs/results/sweep-laptop.md).
+#: Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows per task, so that the
+#: grid is an afternoon's Colab session rather than days; not yet timed.
 SWEEP_BUDGETS = {"laptop": {"max_examples": 200, "dev_examples": 200, "epochs": 1},
                  "full": {"max_examples": 2000, "dev_examples": 1000, "epochs": 1}}
 METRICS = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
@@ -201,6 +203,26 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """A results table as a Markdown table: how a measured sweep is kept in ``docs/results/``."""
+    def cell(value) -> str:
+        return "" if pd.isna(value) else (f"{value:.6g}" if isinstance(value, float) else str(value)).replace("|", "/")
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def read_markdown_table(path: str | Path) -> pd.DataFrame:
+    """The first Markdown table of a file (text around it is ignored) back as a DataFrame, numbers as numbers."""
+    text = Path(path).read_text().splitlines()
+    start = next((i for i, line in enumerate(text) if line.startswith("|")), None)
+    if start is None:
+        raise ValueError(f"{path}: no Markdown table (lines starting with '|') found.")
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"), text[start:]))
+    body = [line.strip()[1:-1].strip() for line in lines[:1] + lines[2:]]  # drop the | --- | line and the outer pipes
+    return pd.read_csv(io.StringIO("\n".join(body)), sep=r"\s*\|\s*", engine="python")
+
+
 def flatten(options: dict) -> dict:
     """{'head': {'sts_head': 'linear'}, 'method': 'summed'} -> {'head.sts_head': 'linear', 'method': 'summed'}."""
     flat = {}
@@ -268,4 +290,5 @@ def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, metho
         write_table(pd.DataFrame(rows).reindex(columns=columns), out / "results.csv")
     table = pd.DataFrame(rows).reindex(columns=columns)
     write_table(table, out / "results.csv")
+    (out / "results.md").write_text(markdown_table(table))  # the same table, to read or to put in the docs
     return table

@@ -80,6 +80,7 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     assert list(table.status) == ["nonfinite", "ok"]
     assert "Non-finite loss" in table.reason[0] and np.isnan(table.overall[0])
     assert 0 <= table.overall[1] <= 1 and table.train_seconds[1] > 0
+    assert list(sweep.read_markdown_table(out / "results.md").status) == ["nonfinite", "ok"]  # the same, for reading
     assert not (out / "lr1e-04_lam1_drop0.1" / "checkpoint").exists()  # finished: checkpoint deleted
     assert "lr1e-04_lam1_drop0.1" in capsys.readouterr().out  # the table is printed
     finished = out / "lr1e-04_lam1_drop0.1" / "metrics.json"
@@ -98,3 +99,18 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
 def test_sweep_rejects_baseline(tmp_path):
     with pytest.raises(ValueError, match="baseline has no learning rate"):
         sweep.run_sweep(tmp_path, method="baseline", train_cfg=TrainConfig())
+
+
+def test_markdown_results_table_round_trips(tmp_path):
+    """The committed sweep measurements are Markdown (docs/results/); reading one back gives the table."""
+    table = pd.DataFrame({"run": ["lr1e-03_lam1_drop0.1", "lr1e-04_lam1_drop0.1"], "lr": [1e-3, 1e-4],
+                          "overall": [0.5769, np.nan], "status": ["collapsed", "nonfinite"],
+                          "reason": ["every SST dev prediction is class 1 (200 rows)", "loss | nan at step 3"]})
+    page = tmp_path / "sweep.md"
+    page.write_text("# A measured sweep\n\nSome words.\n\n" + sweep.markdown_table(table) + "\nMore words.\n")
+    back = sweep.read_markdown_table(page)
+    expected = table.assign(reason=table.reason.str.replace("|", "/"))
+    pd.testing.assert_frame_equal(back, expected)
+    (tmp_path / "empty.md").write_text("no table here\n")
+    with pytest.raises(ValueError, match="empty.md: no Markdown table"):
+        sweep.read_markdown_table(tmp_path / "empty.md")
