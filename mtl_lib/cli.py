@@ -79,9 +79,10 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
                       order=tuple(args.order.split(",")), sampling=args.sampling,
                       epochs=args.epochs or scale.epochs, lr=lr, head_lr=args.head_lr,
                       batch_size=args.batch_size or scale.batch_size, max_length=scale.max_length,
-                      warmup=args.warmup, clip=args.clip, seed=args.seed,
+                      warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
                       smart_lambda=smart_lambda, smart_sigma=args.smart_sigma,
-                      smart_steps=args.smart_steps)
+                      smart_steps=args.smart_steps, smart_epsilon=args.smart_epsilon,
+                      smart_dropout=args.smart_dropout)
     return scale, head, cfg
 
 
@@ -161,12 +162,22 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="default: the scale's (baseline: 10)")
     parser.add_argument("--batch-size", type=int,
                         help="examples per task per step (under torchrun: in total over all processes)")
-    parser.add_argument("--warmup", type=float, default=0.1)
+    parser.add_argument("--warmup", type=float, default=0.1,
+                        help="warm-up fraction of each schedule stretch (default 0.1)")
+    parser.add_argument("--schedule", choices=["linear", "per-phase", "constant"],
+                        help="learning rate: linear warm-up and decay over the run (summed's default), "
+                        "restarted in every task phase (per-phase, sequential's default), or constant")
     parser.add_argument("--clip", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smart-sigma", type=float, default=1e-5, help="SMART perturbation std")
     parser.add_argument("--smart-steps", type=int, choices=[0, 1], default=0,
                         help="0: one random perturbation (the paper); 1: one ascent step")
+    parser.add_argument("--smart-epsilon", type=float, default=1e-5,
+                        help="ascent step: project delta onto ||delta||_inf <= epsilon (default 1e-5)")
+    parser.add_argument("--smart-dropout", choices=["same", "independent"], default="same",
+                        help="same (default): the clean and perturbed passes share dropout masks, so "
+                        "SMART measures the perturbation alone; independent: fresh masks, which makes "
+                        "the regularizer a dropout-consistency (R-Drop-like) penalty")
     parser.add_argument("--max-examples", type=int, help="training rows per task (default: the scale's)")
     parser.add_argument("--dev-examples", type=int, help="dev rows per task (default: the scale's)")
     parser.add_argument("--checkpoint", help="all-MiniLM-L6-v2, bert-base-uncased or a folder")

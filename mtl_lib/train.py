@@ -19,8 +19,17 @@ option (``sampling``), given as the number of examples per task per step:
   small ones catch up. The default.
 
 An epoch of the summed loss is as many steps as it takes to show the largest
-task once at its batch size. Also here: AdamW, linear warm-up then decay,
-gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
+task once at its batch size.
+
+The learning rate follows ``schedule``: ``linear`` warms up over the first
+``warmup`` fraction of ALL steps and then decays to zero (the summed loss's
+default); ``per-phase`` restarts that warm-up and decay in every task phase
+of sequential training (its default), so that every task is trained at the
+same mean rate wherever it sits in the order - with one schedule over the
+whole run, the first phase would sit in the warm-up and the last one near
+zero, and Table 1 would rank positions in the schedule rather than
+forgetting; ``constant`` keeps the peak rate throughout (like the CS224N
+starter code). Also here: AdamW, gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
 per-epoch checkpoints and exact resumption (the data order and the dropout
 masks of epoch e depend only on (seed, e)). Under ``torchrun`` the same
 loop runs data-parallel on several processes (``mtl_lib.distributed``).
@@ -28,6 +37,7 @@ loop runs data-parallel on several processes (``mtl_lib.distributed``).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,11 +53,13 @@ from .batches import cycle, to_device, train_loader
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
-from .smart import smart_regularizer
-from .runs import load_checkpoint, read_state, save_checkpoint
+from .smart import rng_state, smart_regularizer
+from .runs import has_checkpoint, load_checkpoint, read_state, save_checkpoint
 
 METHODS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
+SCHEDULES = ("linear", "per-phase", "constant")
+SMART_DROPOUT = ("same", "independent")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
 
 
@@ -66,7 +78,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     batch_size: int = 32  # examples per task per step (pairs: B pairs)
     max_length: int = 128
-    warmup: float = 0.1  # fraction of all steps
+    warmup: float = 0.1  # fraction of the steps of each schedule stretch (the run, or one phase)
+    schedule: str | None = None  # linear | per-phase | constant; None: per-phase if sequential, else linear
     clip: float = 1.0  # max gradient norm (0: off)
     seed: int = 0
     steps_per_epoch: int | None = None  # summed: override the computed epoch length
@@ -78,10 +91,21 @@ class TrainConfig:
     smart_sigma: float = 1e-5  # std of the random perturbation of the word embeddings
     smart_steps: int = 0  # 0: the paper's random perturbation; 1: one ascent step (original SMART)
     smart_step_size: float = 1e-3
+    smart_epsilon: float = 1e-5  # ascent: delta is projected onto ||delta||_inf <= epsilon (SMART's default)
+    smart_dropout: str = "same"  # same: clean and perturbed passes share dropout masks; independent: R-Drop-like
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.order = tuple(self.order)
+        if self.schedule is None:
+            self.schedule = "per-phase" if self.method == "sequential" else "linear"
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r}; choose one of {', '.join(SCHEDULES)}.")
+        if self.schedule == "per-phase" and self.method != "sequential":
+            raise ValueError("schedule='per-phase' restarts the rate in every task phase of sequential "
+                             "training; the summed loss has one phase: use linear or constant.")
+        if self.smart_dropout not in SMART_DROPOUT:
+            raise ValueError(f"smart_dropout={self.smart_dropout!r}; choose one of {', '.join(SMART_DROPOUT)}.")
         if self.method not in METHODS:
             raise ValueError(f"method={self.method!r}; choose one of {', '.join(METHODS)}.")
         if self.sampling not in SAMPLINGS:
@@ -93,9 +117,9 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
         if self.pcgrad and self.method != "summed":
             raise ValueError("pcgrad needs method='summed' (a batch of every task in every step).")
-        if self.smart_lambda < 0 or self.smart_steps not in (0, 1):
-            raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0 and smart_steps "
-                             f"({self.smart_steps}) 0 or 1.")
+        if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
+            raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0, smart_steps "
+                             f"({self.smart_steps}) 0 or 1 and smart_epsilon ({self.smart_epsilon}) > 0.")
         if not (self.lr > 0 and self.head_lr > 0):
             raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
 
@@ -112,9 +136,33 @@ def task_batch_sizes(sizes: dict[str, int], cfg: TrainConfig, epoch: int) -> dic
 
 
 def amp_dtype(device: torch.device, enabled: bool):
+    """The autocast dtype on CUDA: bf16 where the GPU has it (compute capability 8.0+, Ampere on),
+    else fp16 (with a GradScaler); None on the CPU or when off.
+
+    ``torch.cuda.is_bf16_supported()`` alone also answers True on older GPUs such as Colab's
+    T4 (7.5), where bf16 is only emulated and slow, so the hardware is asked directly.
+    """
     if not enabled or device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    native = torch.version.hip or torch.cuda.get_device_properties(device).major >= 8
+    return torch.bfloat16 if native else torch.float16
+
+
+def schedule_multiplier(segments: list[int], warmup: float, constant: bool = False):
+    """Step -> learning-rate multiplier: in each stretch of ``segments[i]`` steps, a linear warm-up
+    over its first ``warmup`` fraction, then a linear decay to zero (or 1 throughout if ``constant``)."""
+    bounds = [sum(segments[:i]) for i in range(len(segments) + 1)]  # start of each stretch, then the end
+
+    def multiplier(step: int) -> float:
+        if constant:
+            return 1.0
+        i = max((k for k in range(len(segments)) if bounds[k] <= step), default=0)
+        n, pos = segments[i], step - bounds[i]
+        warm = int(warmup * n)
+        if pos < warm:
+            return (pos + 1) / warm
+        return max(0.0, (n - pos) / max(n - warm, 1))
+    return multiplier
 
 
 class Trainer:
@@ -139,11 +187,8 @@ class Trainer:
                         "weight_decay": cfg.weight_decay},
                        {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
-        total = sum(self.steps_per_epoch(e) for e in range(cfg.epochs))  # annealed epochs differ
-        warm = int(cfg.warmup * total)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: (s + 1) / max(warm, 1) if s < warm
-            else max(0.0, (total - s) / max(total - warm, 1)))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
+            self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
         self.history: list[dict] = []
         self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
         self.conflicts: list[list[float]] = []  # PCGrad: per step, cosines (sst-para, sst-sts, para-sts) + projected
@@ -162,6 +207,17 @@ class Trainer:
         bs = task_batch_sizes(sizes, self.cfg, epoch)
         return max((math.ceil(n / bs[t]) for t, n in sizes.items()), default=0)
 
+    def phase_steps(self) -> list[int]:
+        """Sequential: the steps of every task phase, epoch by epoch, in training order."""
+        sizes = {t: math.ceil(len(df) / self.cfg.batch_size) for t, df in self.train.items()}
+        return [sizes[t] for _ in range(self.cfg.epochs) for t in self.cfg.order if t in sizes]
+
+    def schedule_segments(self) -> list[int]:
+        """The stretches of steps over which the rate warms up and decays once."""
+        if self.cfg.schedule == "per-phase":
+            return self.phase_steps()
+        return [sum(self.steps_per_epoch(e) for e in range(self.cfg.epochs))]  # annealed epochs differ
+
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
         return {t: train_loader(t, df, self.tok, batch_sizes[t], self.cfg.max_length, seed + i, self.pin,
@@ -172,16 +228,19 @@ class Trainer:
     def losses(self, batches: dict) -> dict[str, torch.Tensor]:
         """Task -> loss for this step's batches (no host-device sync)."""
         out = {}
+        cfg = self.cfg
         for task, (batch, labels) in batches.items():
             batch, labels = to_device(batch, labels, self.device)
             weight = batch.pop("loss_weight", None)  # torchrun: this rank's share of the global batch
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                same = cfg.smart_lambda > 0 and cfg.smart_dropout == "same"
+                state = rng_state(self.device) if same else None  # replayed: the perturbed pass's masks
                 output = self.model(task, batch)
                 loss = task_loss(task, output, labels)
-                if self.cfg.smart_lambda > 0:
-                    loss = loss + self.cfg.smart_lambda * smart_regularizer(
-                        self.model, task, batch, output, self.cfg.smart_sigma,
-                        self.cfg.smart_steps, self.cfg.smart_step_size)
+                if cfg.smart_lambda > 0:
+                    loss = loss + cfg.smart_lambda * smart_regularizer(
+                        self.model, task, batch, output, cfg.smart_sigma, cfg.smart_steps,
+                        cfg.smart_step_size, cfg.smart_epsilon, dropout_state=state)
             out[task] = loss if weight is None else loss * weight
         return out
 
@@ -298,10 +357,14 @@ class Trainer:
             dev_metrics, _ = evaluate(self.model, self.tok, self.dev, max_length=self.cfg.max_length,
                                       device=self.device, amp_dtype=self.amp)
             row = {"epoch": epoch + 1, "phase": phase, "step": self.step,
-                   "seconds": time.perf_counter() - self.t0 + self.elapsed_before, **losses,
+                   "seconds": self.elapsed(), **losses,
                    **{f"train_{k}": v for k, v in train_metrics.items()},
                    **{f"dev_{k}": v for k, v in dev_metrics.items()}}
         self.history.append(distributed.broadcast_object(row))
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, including those before a resume."""
+        return self.elapsed_before + time.perf_counter() - self.t0
 
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
@@ -313,21 +376,29 @@ class Trainer:
             self.run_epoch(epoch)
             if self.run_dir and distributed.is_main():
                 save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, {
-                    "epoch": epoch + 1, "step": self.step, "train_config": asdict(self.cfg),
-                    "head_config": self.model.config.to_dict(), "history": self.history,
-                    "pcgrad_steps": self.conflicts})
+                    "epoch": epoch + 1, "step": self.step, "seconds": self.elapsed(),
+                    "train_config": asdict(self.cfg), "head_config": self.model.config.to_dict(),
+                    "history": self.history, "pcgrad_steps": self.conflicts}, scaler=self.scaler)
         distributed.check_in_sync(self.model)
         return pd.DataFrame(self.history)
 
     def resume(self) -> None:
-        if not self.run_dir or not (self.run_dir / "checkpoint").exists():
+        """Continue from the run's last checkpoint, if it has one and was made with this exact
+        configuration (training and heads); any difference is refused, naming what differs."""
+        if not self.run_dir or not has_checkpoint(self.run_dir):
             return  # nothing to resume: start from scratch
         state = read_state(self.run_dir)
-        saved = TrainConfig(**{**state["train_config"], "epochs": self.cfg.epochs})
-        if asdict(saved) != asdict(self.cfg):
-            raise ValueError(f"Cannot resume {self.run_dir}: it was trained with a different "
-                             "configuration; use a new --out folder.")
-        load_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler)
+        saved = {**asdict(TrainConfig(**state["train_config"])),
+                 **{f"head.{k}": v for k, v in state["head_config"].items()}}
+        now = {**asdict(self.cfg), **{f"head.{k}": v for k, v in self.model.config.to_dict().items()}}
+        saved, now = json.loads(json.dumps(saved, default=str)), json.loads(json.dumps(now, default=str))
+        changed = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
+                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if changed:
+            raise ValueError(f"Cannot resume {self.run_dir}: it was trained with another configuration: "
+                             f"{'; '.join(changed)}. Resume with the same options, or train into a new --out "
+                             "folder (a run cannot be extended: its schedule and sampling depend on epochs).")
+        load_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.scaler)
         self.start_epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         self.conflicts = state.get("pcgrad_steps", [])
-        self.elapsed_before = self.history[-1]["seconds"] if self.history else 0.0
+        self.elapsed_before = state.get("seconds", self.history[-1]["seconds"] if self.history else 0.0)

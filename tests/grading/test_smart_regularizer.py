@@ -84,9 +84,34 @@ def test_one_ascent_step_moves_every_coordinate_by_the_step_size(setup):
     the output error grows from |s| to |s| + T*H*step_size, s ~ N(0, T*H*sigma^2)."""
     model, batch = setup
     sigma, step = 1e-5, 1e-3
-    reg = smart_regularizer(model, "sts", batch, model("sts", batch), sigma=sigma, steps=1, step_size=step)
+    reg = smart_regularizer(model, "sts", batch, model("sts", batch), sigma=sigma, steps=1, step_size=step,
+                            epsilon=1.0)  # a ball too large to matter
     low, high = (T * H * step) ** 2, (T * H * step + 4 * (T * H) ** 0.5 * sigma) ** 2
     assert low * 0.999 < reg.item() < high * 1.001
+
+
+def test_the_ascent_step_is_projected_onto_the_epsilon_ball(setup):
+    """With epsilon between sigma and the step, every entry of delta ends at +-epsilon (on the side
+    away from the clean output), so the output error is exactly T*H*epsilon."""
+    model, batch = setup
+    sigma, step, eps = 1e-5, 1e-3, 1e-4
+    reg = smart_regularizer(model, "sts", batch, model("sts", batch), sigma=sigma, steps=1, step_size=step,
+                            epsilon=eps)
+    delta = model.calls[-1] - model.encoder.embeddings.word(batch["input_ids"]).detach()
+    assert delta.abs().max().item() <= eps * 1.01
+    assert reg.item() == pytest.approx((T * H * eps) ** 2, rel=0.02)
+
+
+def test_every_pass_replays_the_given_dropout_state(setup):
+    """Given ``dropout_state``, each perturbed pass starts from it: a model whose output depends on
+    the random stream (like dropout) then matches the clean pass exactly at sigma = 0."""
+    model, batch = setup
+    noisy = lambda task, batch, word_embeds=None: model(task, batch, word_embeds) + torch.rand(B)  # noqa: E731
+    noisy.encoder = model.encoder
+    state = mtl_lib.smart.rng_state("cpu")
+    clean = noisy("sts", batch)
+    assert smart_regularizer(noisy, "sts", batch, clean, sigma=0.0, dropout_state=state).item() == 0.0
+    assert smart_regularizer(noisy, "sts", batch, clean, sigma=0.0).item() > 0
 
 
 def test_classifier_divergence_is_positive_and_finite(setup):
