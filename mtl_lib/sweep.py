@@ -13,7 +13,15 @@ training time, a ``status`` and a ``reason``:
   the majority class and nothing else, typical of a too-large learning rate;
 * ``nonfinite`` - stopped by a NaN/inf loss (``NonFiniteLossError``);
 * ``failed``    - any other exception (the reason says which);
+* ``mismatch``  - the folder holds a finished run of ANOTHER configuration (its
+  ``metrics.json`` records other grid values or options; ``reason`` says which):
+  its scores are not reported, and the sweep neither reuses nor overwrites it.
+  Move or delete the folder to train this row. (Folder names used to keep one
+  digit, so that 1e-4 and 1.2e-4 shared ``lr1e-04``);
 * ``pending``   - not run yet (the table is rewritten after every run).
+
+Folder names write each value with the fewest digits that read back as exactly
+that value (``lr1.2e-04``, ``drop0.15``), so that distinct values never share a folder.
 
 A sweep is resumable: run the same command again. A run with ``metrics.json``
 is finished and skipped; a run with ``failure.json`` (nonfinite or failed) is
@@ -140,12 +148,48 @@ def grid_configs(grid: dict[str, list[float]]) -> list[dict[str, float]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
+def exact(value: float, style: str) -> str:
+    """``value`` in format ``style`` ('e' or 'g') with the fewest digits that read back as exactly ``value``."""
+    for digits in range(18):  # 17 significant digits always suffice for a float
+        text = f"{value:.{digits}{style}}"
+        if float(text) == value:
+            return text
+    return repr(float(value))  # nan, inf
+
+
 def run_name(config: dict[str, float]) -> str:
-    """{'lr': 1e-4, 'smart_lambda': 5, 'dropout': 0.1} -> 'lr1e-04_lam5_drop0.1'."""
-    return f"lr{config['lr']:.0e}_lam{config['smart_lambda']:g}_drop{config['dropout']:g}"
+    """{'lr': 1e-4, 'smart_lambda': 5, 'dropout': 0.1} -> 'lr1e-04_lam5_drop0.1'; 1.2e-4 -> 'lr1.2e-04_...'.
+
+    Each value is written exactly (see ``exact``): distinct configurations get distinct folders.
+    """
+    return (f"lr{exact(config['lr'], 'e')}_lam{exact(config['smart_lambda'], 'g')}"
+            f"_drop{exact(config['dropout'], 'g')}")
 
 
 # --- one run -------------------------------------------------------------------------------
+def run_config(config: dict, method: str, scale, head, train_cfg) -> dict:
+    """What the run of ``config`` records in its metrics.json: method, scale, head and train options."""
+    saved = {"method": method, "scale_config": asdict(scale),
+             "head_config": asdict(replace(head, dropout=config["dropout"])),
+             "train_config": asdict(replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]))}
+    return json.loads(json.dumps(saved, default=str))  # as it reads back (tuples become lists)
+
+
+#: Rewritten by run_experiment from ``method`` (pcgrad -> summed + pcgrad), which is compared itself.
+DERIVED_OPTIONS = {"train_config.method", "train_config.pcgrad"}
+
+
+def config_differences(metrics: dict, expected: dict) -> list[str]:
+    """The options on which a run's metrics.json and ``expected`` (``run_config``) disagree.
+
+    Only options recorded in both are compared: a run written by an older version
+    may lack some, and a newer option is not a reason to throw a run away.
+    """
+    saved, wanted = flatten({k: metrics[k] for k in expected if k in metrics}), flatten(expected)
+    return [f"{key} {saved[key]!r} (this row: {wanted[key]!r})" for key in sorted(saved.keys() & wanted.keys())
+            if key not in DERIVED_OPTIONS and saved[key] != wanted[key]]
+
+
 TASK_NAMES = {"sst": "SST", "para": "Quora"}
 
 
@@ -160,15 +204,21 @@ def one_class(run_dir: Path, task: str) -> str:
     return ""
 
 
-def run_row(run_dir: Path) -> dict:
+def run_row(run_dir: Path, expected: dict | None = None) -> dict:
     """The results-table columns of a run folder, from what it has on disk.
 
     ``collapsed`` follows the paper: every SST prediction the same class. A paraphrase head
     that answers one class for every pair (common after a few steps) does not change the
-    status, but is written into ``reason`` so that an ``ok`` row does not hide it.
+    status, but is written into ``reason`` so that an ``ok`` row does not hide it. With ``expected``
+    (``run_config``), a finished run that recorded another configuration is a ``mismatch``:
+    its scores belong to another row, so none are reported.
     """
     if (run_dir / "metrics.json").exists():
         metrics = json.loads((run_dir / "metrics.json").read_text())
+        differences = config_differences(metrics, expected) if expected else []
+        if differences:
+            return {"status": "mismatch", "reason": f"{run_dir / 'metrics.json'} is another configuration's: "
+                    + "; ".join(differences) + ". Move or delete the folder to train this row."}
         sst, para = one_class(run_dir, "sst"), one_class(run_dir, "para")
         return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if sst else "ok",
                 "reason": "; ".join(why for why in (sst, para) if why)}
@@ -273,20 +323,21 @@ def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, metho
     out.mkdir(parents=True, exist_ok=True)
     check_same_options(out, {"method": method, "scale": asdict(scale), "head": asdict(head),
                              "train": asdict(train_cfg)})
-    rows = [{"run": run_name(c), **c, **run_row(out / run_name(c))} for c in configs]
+    expected = [run_config(c, method, scale, head, train_cfg) for c in configs]
+    rows = [{"run": run_name(c), **c, **run_row(out / run_name(c), e)} for c, e in zip(configs, expected)]
     columns = ["run", *DEFAULT_GRID, *METRICS, "status", "reason"]
     bar = tqdm(list(enumerate(configs)), desc="sweep", unit="run", disable=not progress)
     for i, config in bar:
         run_dir = out / rows[i]["run"]
         bar.set_postfix_str(rows[i]["run"])
-        if rows[i]["status"] in ("ok", "collapsed"):
+        if rows[i]["status"] in ("ok", "collapsed", "mismatch"):  # a mismatch is never overwritten
             continue
         if rows[i]["status"] in ("nonfinite", "failed"):
             if not retry_failed:
                 continue
             shutil.rmtree(run_dir)  # a retry starts from scratch, not from the last good checkpoint
         train_one(run_dir, config, method, scale, head, train_cfg, data_dir, device, keep_checkpoints)
-        rows[i] = {"run": rows[i]["run"], **config, **run_row(run_dir)}
+        rows[i] = {"run": rows[i]["run"], **config, **run_row(run_dir, expected[i])}
         write_table(pd.DataFrame(rows).reindex(columns=columns), out / "results.csv")
     table = pd.DataFrame(rows).reindex(columns=columns)
     write_table(table, out / "results.csv")

@@ -1,5 +1,6 @@
 """The sweep runner: a grid of runs, one results table, resumable, failures recorded (smoke scale)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -60,6 +61,45 @@ def test_collapsed_run_is_flagged(tmp_path):
     assert row["status"] == "ok" and row["reason"] == "every Quora dev prediction is class 0 (2 rows)"
 
 
+def test_run_names_are_distinct():
+    """Every value gets its own folder (one digit used to put 1e-4, 1.2e-4 and 1.5e-4 in lr1e-04)."""
+    lrs = [1e-4, 1.2e-4, 1.5e-4, 2.5e-5, 3e-5, 1.2345678e-4, 1.2345679e-4]
+    names = [sweep.run_name({"lr": lr, "smart_lambda": 5.0, "dropout": 0.1}) for lr in lrs]
+    assert len(set(names)) == len(names), names
+    assert names[:5] == ["lr1e-04_lam5_drop0.1", "lr1.2e-04_lam5_drop0.1", "lr1.5e-04_lam5_drop0.1",
+                         "lr2.5e-05_lam5_drop0.1", "lr3e-05_lam5_drop0.1"]
+    values = [0.1, 0.1 + 1e-9, 0.15, 1 / 3, 0.3333333]
+    assert len({sweep.run_name({"lr": 1e-4, "smart_lambda": v, "dropout": v}) for v in values}) == len(values)
+
+
+def test_run_folder_of_another_configuration_is_not_reported(tmp_path):
+    """A folder whose metrics.json records another lr (as old folder names allowed) is a mismatch:
+    its scores are not this row's, and the sweep neither reports, retrains nor overwrites it."""
+    from mtl_lib.model import HeadConfig
+    from mtl_lib.setup import get_scale
+
+    scale = get_scale("smoke")
+    head, cfg = HeadConfig(checkpoint=scale.checkpoint), TrainConfig(epochs=1)
+    config = {"lr": 1e-4, "smart_lambda": 1.0, "dropout": 0.1}
+    folder = tmp_path / sweep.run_name(config)
+    folder.mkdir(parents=True)
+    other = {"lr": 1.2e-4, "smart_lambda": 1.0, "dropout": 0.1}
+    train = dataclasses.asdict(dataclasses.replace(cfg, lr=other["lr"], smart_lambda=other["smart_lambda"]))
+    saved = {"overall": 0.61, "method": "summed", "scale_config": dataclasses.asdict(scale),
+             "head_config": dataclasses.asdict(head), "train_config": train}
+    (folder / "metrics.json").write_text(json.dumps(saved))
+    saved = json.loads((folder / "metrics.json").read_text())  # as written (tuples become lists)
+    table = sweep.run_sweep(tmp_path, {k: [v] for k, v in config.items()}, "summed", scale, head, cfg,
+                            progress=False)
+    assert list(table.status) == ["mismatch"] and np.isnan(table.overall[0])
+    assert "train_config.lr 0.00012 (this row: 0.0001)" in table.reason[0]
+    assert json.loads((folder / "metrics.json").read_text()) == saved  # untouched
+    # The same record under its own row is that row's result.
+    expected = sweep.run_config(other, "summed", scale, head, cfg)
+    assert sweep.run_row(folder, expected)["status"] == "ok"
+    assert sweep.run_row(folder, expected)["overall"] == 0.61
+
+
 def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     """Two runs, the first forced to NaN: recorded as nonfinite, the sweep goes on; a rerun skips both."""
     real_losses = Trainer.losses
@@ -88,7 +128,7 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
 
     assert cli.main(argv) == 0  # rerun: nothing to do
     assert len(calls) == 2 and finished.stat().st_mtime_ns == stamp
-    assert list(pd.read_csv(out / "results.csv").status) == ["nonfinite", "ok"]
+    assert list(pd.read_csv(out / "results.csv").status) == ["nonfinite", "ok"]  # read back: no mismatch
     assert cli.main([*argv, "--retry-failed"]) == 0  # only the failed run again
     assert calls[2:] == [out / "lr1e+00_lam1_drop0.1"]
 
