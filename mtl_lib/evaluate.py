@@ -7,6 +7,11 @@
 
 The Pearson r is mapped from [-1, 1] to [0, 1] so that all three terms of
 the overall score share a range.
+
+A head has *collapsed* when its predictions carry no information about the
+input: every sentiment or paraphrase prediction is the same class, or every
+similarity prediction the same score (its r is then 0, see ``metric``).
+``collapse_reasons`` says which heads did; every run records it in metrics.json.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from .model import TASK_NAMES, predictions
 METRIC_NAMES = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr"}
 PREDICTION_COLUMNS = {"sst": "Predicted_Sentiment", "para": "Predicted_Is_Paraphrase",
                       "sts": "Predicted_Similarity"}
+COLLAPSE_NAMES = {"sst": "SST", "para": "Quora", "sts": "STS"}
+#: STS predictions whose standard deviation is below this are constant: far above float32 rounding
+#: noise on a 0..5 scale (~5e-7), far below the spread of any working head (about 1 on the dev sets).
+STS_CONSTANT_STD = 1e-5
 
 
 def overall_score(sst_acc: float, para_acc: float, sts_corr: float) -> float:
@@ -36,6 +45,24 @@ def metric(task: str, predicted: np.ndarray, gold: np.ndarray) -> float:
             return 0.0  # a constant prediction has no correlation (not NaN)
         return float(np.corrcoef(predicted, gold)[0, 1])
     return float((predicted == gold).mean())
+
+
+def collapse_reasons(preds: dict[str, np.ndarray], split: str = "dev") -> dict[str, str]:
+    """For each task of ``preds``, '' or why its head collapsed (one class; STS: std < ``STS_CONSTANT_STD``).
+
+    ``{"sst": "", "para": "every Quora dev prediction is class 0 (200 rows)", "sts": ""}``.
+    A single row is never called collapsed.
+    """
+    reasons = {}
+    for task, values in preds.items():
+        values, name, why = np.asarray(values, dtype=float), COLLAPSE_NAMES[task], ""
+        if len(values) > 1 and task == "sts" and np.std(values) < STS_CONSTANT_STD:
+            why = (f"every {name} {split} prediction is {values.mean():.4f} "
+                   f"(std {np.std(values):.1g} < {STS_CONSTANT_STD:g}; {len(values)} rows)")
+        elif len(values) > 1 and task != "sts" and np.all(values == values[0]):
+            why = f"every {name} {split} prediction is class {values[0]:g} ({len(values)} rows)"
+        reasons[task] = why
+    return reasons
 
 
 @torch.inference_mode()

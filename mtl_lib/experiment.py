@@ -20,7 +20,7 @@ import torch
 
 from . import distributed
 from .data import TASKS, load_task
-from .evaluate import evaluate, predict, write_predictions
+from .evaluate import collapse_reasons, evaluate, predict, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .runs import load_checkpoint, write_json
@@ -109,8 +109,13 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
 
 def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_dir=None,
                test_predictions: bool = True) -> dict:
-    """Score dev, write dev and test predictions; return the metrics (and what was missing)."""
+    """Score dev, write dev and test predictions; return the metrics (and what was missing).
+
+    ``metrics["collapsed"]`` says, per task, why its dev predictions are degenerate ('' if
+    they are not): one class for every row, or one STS score (``evaluate.collapse_reasons``).
+    """
     metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device)
+    metrics["collapsed"] = collapse_reasons(preds)
     write_predictions(out / "predictions", "dev", dev, preds)
     if not test_predictions:
         return metrics

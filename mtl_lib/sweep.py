@@ -6,11 +6,13 @@ after its values, ``DIR/lr1e-04_lam5_drop0.1/``, and keeps one table,
 ``DIR/results.csv`` (and ``DIR/results.md``, the same as a Markdown table): a row per configuration with its dev scores, the
 training time, a ``status`` and a ``reason``:
 
-* ``ok``        - finished (if the paraphrase head answered one class for every dev
-  pair, ``reason`` says so: the status keeps the paper's SST-only definition);
-* ``collapsed`` - finished, but every SST dev prediction is the same class
-  (read from the run's ``predictions/sst-dev-output.csv``): the model learned
-  the majority class and nothing else, typical of a too-large learning rate;
+* ``ok``        - finished, and no head collapsed;
+* ``collapsed`` - finished, but at least one head's dev predictions carry no
+  information: every SST or every Quora prediction the same class, or every STS
+  prediction the same score (``evaluate.collapse_reasons``); ``reason`` names
+  the head(s). Read from the run's ``metrics.json`` (``"collapsed"``), or for a
+  run written before that record, from its ``predictions/*-dev-output.csv``.
+  The paper counted only SST; a collapsed Quora or STS head is as useless, so it counts too;
 * ``nonfinite`` - stopped by a NaN/inf loss (``NonFiniteLossError``);
 * ``failed``    - any other exception (the reason says which);
 * ``mismatch``  - the folder holds a finished run of ANOTHER configuration (its
@@ -51,7 +53,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .evaluate import PREDICTION_COLUMNS
+from .evaluate import PREDICTION_COLUMNS, collapse_reasons
 from .experiment import run_experiment
 from .runs import write_json
 from .setup import get_scale
@@ -190,26 +192,21 @@ def config_differences(metrics: dict, expected: dict) -> list[str]:
             if key not in DERIVED_OPTIONS and saved[key] != wanted[key]]
 
 
-TASK_NAMES = {"sst": "SST", "para": "Quora"}
-
-
-def one_class(run_dir: Path, task: str) -> str:
-    """'' if the dev predictions of ``task`` (sst or para) use several classes, else which one they all are."""
-    path = run_dir / "predictions" / f"{task}-dev-output.csv"
-    if not path.exists():
-        return ""
-    predicted = pd.read_csv(path, sep=r"\s*,\s*", engine="python")[PREDICTION_COLUMNS[task]]
-    if len(predicted) > 1 and predicted.nunique() == 1:
-        return f"every {TASK_NAMES[task]} dev prediction is class {predicted.iloc[0]} ({len(predicted)} rows)"
-    return ""
+def dev_predictions(run_dir: Path) -> dict:
+    """The dev predictions a run wrote (``predictions/<task>-dev-output.csv``), task -> values."""
+    preds = {}
+    for task, column in PREDICTION_COLUMNS.items():
+        path = run_dir / "predictions" / f"{task}-dev-output.csv"
+        if path.exists():
+            preds[task] = pd.read_csv(path, sep=r"\s*,\s*", engine="python")[column].to_numpy()
+    return preds
 
 
 def run_row(run_dir: Path, expected: dict | None = None) -> dict:
     """The results-table columns of a run folder, from what it has on disk.
 
-    ``collapsed`` follows the paper: every SST prediction the same class. A paraphrase head
-    that answers one class for every pair (common after a few steps) does not change the
-    status, but is written into ``reason`` so that an ``ok`` row does not hide it. With ``expected``
+    A finished run is ``collapsed`` when any head collapsed (metrics.json's ``collapsed``
+    record, or for older runs its dev prediction files), else ``ok``. With ``expected``
     (``run_config``), a finished run that recorded another configuration is a ``mismatch``:
     its scores belong to another row, so none are reported.
     """
@@ -219,9 +216,9 @@ def run_row(run_dir: Path, expected: dict | None = None) -> dict:
         if differences:
             return {"status": "mismatch", "reason": f"{run_dir / 'metrics.json'} is another configuration's: "
                     + "; ".join(differences) + ". Move or delete the folder to train this row."}
-        sst, para = one_class(run_dir, "sst"), one_class(run_dir, "para")
-        return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if sst else "ok",
-                "reason": "; ".join(why for why in (sst, para) if why)}
+        reasons = metrics["collapsed"] if "collapsed" in metrics else collapse_reasons(dev_predictions(run_dir))
+        why = "; ".join(reasons[t] for t in PREDICTION_COLUMNS if reasons.get(t))
+        return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if why else "ok", "reason": why}
     if (run_dir / "failure.json").exists():
         return json.loads((run_dir / "failure.json").read_text())
     return {"status": "pending", "reason": ""}

@@ -46,7 +46,8 @@ def test_bad_config_file_names_the_file_and_key(tmp_path, capsys):
 
 
 def test_collapsed_run_is_flagged(tmp_path):
-    """Collapse = every SST dev prediction is the same class (read from the run's prediction file)."""
+    """Collapse = every SST or Quora dev prediction the same class, or every STS prediction the same score;
+    read from the prediction files when metrics.json has no "collapsed" record (runs written before it)."""
     (tmp_path / "metrics.json").write_text(json.dumps({"sst_acc": 0.3, "overall": 0.5}))
     dev = {"sst": pd.DataFrame({"id": ["a", "b", "c"]})}
     write_predictions(tmp_path / "predictions", "dev", dev, {"sst": np.array([3.0, 3.0, 3.0])})
@@ -54,11 +55,29 @@ def test_collapsed_run_is_flagged(tmp_path):
     assert row["status"] == "collapsed" and "class 3 (3 rows)" in row["reason"]
     write_predictions(tmp_path / "predictions", "dev", dev, {"sst": np.array([3.0, 1.0, 3.0])})
     assert sweep.run_row(tmp_path)["status"] == "ok" and sweep.run_row(tmp_path)["reason"] == ""
-    # A paraphrase head that says "not a duplicate" to every pair: still ok, but said in the reason.
+    # A paraphrase head that says "not a duplicate" to every pair: collapsed too.
     write_predictions(tmp_path / "predictions", "dev", {"para": pd.DataFrame({"id": ["a", "b"]})},
                       {"para": np.array([0.0, 0.0])})
     row = sweep.run_row(tmp_path)
-    assert row["status"] == "ok" and row["reason"] == "every Quora dev prediction is class 0 (2 rows)"
+    assert row["status"] == "collapsed" and row["reason"] == "every Quora dev prediction is class 0 (2 rows)"
+    write_predictions(tmp_path / "predictions", "dev", {"para": pd.DataFrame({"id": ["a", "b"]})},
+                      {"para": np.array([0.0, 1.0])})
+    write_predictions(tmp_path / "predictions", "dev", {"sts": pd.DataFrame({"id": ["a", "b", "c"]})},
+                      {"sts": np.array([2.5, 2.5, 2.5])})  # a constant similarity: r = 0
+    row = sweep.run_row(tmp_path)
+    assert row["status"] == "collapsed" and row["reason"].startswith("every STS dev prediction is 2.5000")
+
+
+def test_collapse_record_in_metrics_decides_the_status(tmp_path):
+    """A run's own record (metrics.json "collapsed", written by finish_run) is used; every head counts."""
+    record = {"sst": "", "para": "every Quora dev prediction is class 0 (8 rows)",
+              "sts": "every STS dev prediction is 2.5000 (std 0 < 1e-05; 8 rows)"}
+    (tmp_path / "metrics.json").write_text(json.dumps({"overall": 0.5, "collapsed": record}))
+    row = sweep.run_row(tmp_path)
+    assert row["status"] == "collapsed" and row["reason"] == f"{record['para']}; {record['sts']}"
+    (tmp_path / "metrics.json").write_text(json.dumps({"overall": 0.5, "collapsed": {"sst": "", "para": "", "sts": ""}}))
+    assert sweep.run_row(tmp_path) | {"overall": 0.5} == {**dict.fromkeys(sweep.METRICS), "overall": 0.5,
+                                                           "status": "ok", "reason": ""}
 
 
 def test_run_names_are_distinct():
@@ -117,10 +136,13 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     assert cli.main(argv) == 0
     table = pd.read_csv(out / "results.csv")
     assert list(table.run) == ["lr1e+00_lam1_drop0.1", "lr1e-04_lam1_drop0.1"]
-    assert list(table.status) == ["nonfinite", "ok"]
+    # After 2 steps on 8 rows the Quora head answers one class: recorded by the run, so "collapsed".
+    assert list(table.status) == ["nonfinite", "collapsed"]
     assert "Non-finite loss" in table.reason[0] and np.isnan(table.overall[0])
     assert 0 <= table.overall[1] <= 1 and table.train_seconds[1] > 0
-    assert list(sweep.read_markdown_table(out / "results.md").status) == ["nonfinite", "ok"]  # the same, for reading
+    record = json.loads((out / "lr1e-04_lam1_drop0.1" / "metrics.json").read_text())["collapsed"]
+    assert set(record) == {"sst", "para", "sts"} and table.reason[1] == record["para"]
+    assert list(sweep.read_markdown_table(out / "results.md").status) == ["nonfinite", "collapsed"]  # for reading
     assert not (out / "lr1e-04_lam1_drop0.1" / "checkpoint").exists()  # finished: checkpoint deleted
     assert "lr1e-04_lam1_drop0.1" in capsys.readouterr().out  # the table is printed
     finished = out / "lr1e-04_lam1_drop0.1" / "metrics.json"
@@ -128,7 +150,7 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
 
     assert cli.main(argv) == 0  # rerun: nothing to do
     assert len(calls) == 2 and finished.stat().st_mtime_ns == stamp
-    assert list(pd.read_csv(out / "results.csv").status) == ["nonfinite", "ok"]  # read back: no mismatch
+    assert list(pd.read_csv(out / "results.csv").status) == ["nonfinite", "collapsed"]  # read back: no mismatch
     assert cli.main([*argv, "--retry-failed"]) == 0  # only the failed run again
     assert calls[2:] == [out / "lr1e+00_lam1_drop0.1"]
 
