@@ -75,7 +75,8 @@ def test_collapse_record_in_metrics_decides_the_status(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"overall": 0.5, "collapsed": record}))
     row = sweep.run_row(tmp_path)
     assert row["status"] == "collapsed" and row["reason"] == f"{record['para']}; {record['sts']}"
-    (tmp_path / "metrics.json").write_text(json.dumps({"overall": 0.5, "collapsed": {"sst": "", "para": "", "sts": ""}}))
+    healthy = {"sst": "", "para": "", "sts": ""}
+    (tmp_path / "metrics.json").write_text(json.dumps({"overall": 0.5, "collapsed": healthy}))
     assert sweep.run_row(tmp_path) | {"overall": 0.5} == {**dict.fromkeys(sweep.METRICS), "overall": 0.5,
                                                            "status": "ok", "reason": ""}
 
