@@ -55,6 +55,21 @@ class DataWarning(UserWarning):
     """Rows were skipped, or a download could not be verified."""
 
 
+# A data warning is about a file, not about the line of code that loaded it: it is shown once per
+# file and message in a session (``_warned``), however often the file is loaded, without a source line.
+_warned: set[tuple[str, str]] = set()
+_format_warning = warnings.formatwarning
+
+
+def _format_data_warning(message, category, filename, lineno, line=None):
+    if issubclass(category, DataWarning):
+        return f"DataWarning: {message}\n"
+    return _format_warning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _format_data_warning
+
+
 class DataFormatError(ValueError):
     """A data file is not what a CS224N minBERT file should look like."""
 
@@ -274,8 +289,10 @@ def load_task(task: str, split: str, data_dir=None, strict: bool = False,
 
     if skipped:
         listing = "\n".join(f"  line {line}: {reason}" for line, reason in skipped)
-        warnings.warn(f"{path}: skipped {len(skipped)} bad row(s) (strict=True makes "
-                      f"this an error):\n{listing}", DataWarning, stacklevel=_stacklevel)
+        message = f"{path.name}: skipped {len(skipped)} bad row(s) (strict=True makes this an error):\n{listing}"
+        if (str(path), message) not in _warned:
+            _warned.add((str(path), message))
+            warnings.warn(message, DataWarning, stacklevel=_stacklevel)
     text_cols = ["id", *info.sentence_cols]
     df = pd.DataFrame(rows, columns=text_cols + ([] if split == "test" else ["label"]))
     df[text_cols] = df[text_cols].astype(str)

@@ -8,6 +8,14 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "minbert"
 
 
+@pytest.fixture(autouse=True)
+def fresh_data_warnings():
+    """Each test sees its data warnings, even for a file that an earlier test loaded."""
+    from mtl_lib import data
+
+    data._warned.clear()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = Path(os.environ["MTL_DATA_DIR"]) if "MTL_DATA_DIR" in os.environ else SHARED_DATA
