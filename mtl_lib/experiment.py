@@ -10,6 +10,7 @@ can never disagree about what a run is.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import asdict
@@ -154,3 +155,27 @@ def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
     model, tok, saved = load_run(run, device)
     _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
     return finish_run(Path(run), model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir)
+
+
+def train_or_load(args: list[str], out: str | Path) -> dict:
+    """Load-or-train for notebooks: the metrics of ``python -m mtl_lib ARGS --out OUT``.
+
+    A finished run of exactly that command in ``OUT`` is read back; an interrupted one is resumed
+    (``--resume``: it continues from its last checkpoint); anything else in ``OUT`` is replaced.
+    """
+    from .cli import main as cli_main
+
+    out = Path(out)
+    args = [*args, "--out", str(out)]
+    command_file = out / "command.json"
+    same = command_file.exists() and json.loads(command_file.read_text()) == args
+    if same and (out / "metrics.json").exists():
+        print(f"read the finished run {out} (same command); delete the folder to train it again")
+    else:
+        if not same:
+            shutil.rmtree(out, ignore_errors=True)  # another configuration's run: start clean
+            out.mkdir(parents=True)
+            command_file.write_text(json.dumps(args))
+        if cli_main([*args, "--resume"]) != 0:
+            raise RuntimeError(f"python -m mtl_lib {' '.join(args)} failed (see the error above).")
+    return json.loads((out / "metrics.json").read_text())
