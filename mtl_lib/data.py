@@ -165,6 +165,23 @@ def _download(url: str, dest: Path, expected: str | None) -> None:
             os.remove(tmp)
 
 
+#: What a failed download raises: no network, HTTP 404, a refused connection, a bad URL.
+DOWNLOAD_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
+
+
+def file_url(name: str) -> str:
+    """Where ``name`` is downloaded from: env ``MTL_DATA_URL`` (a mirror, or a local test server), else ``DATA_URL``."""
+    return os.environ.get("MTL_DATA_URL", DATA_URL).rstrip("/") + "/" + name
+
+
+def how_to_fix(names: list[str]) -> str:
+    """The advice every missing-file error ends with (the command line says --data-dir for data_dir=)."""
+    return (f"To fix, do one of: point the environment variable MTL_DATA_DIR at a folder holding the "
+            f"CS224N minBERT data files (this needs {', '.join(names)}), e.g. "
+            f"`export MTL_DATA_DIR=/path/to/minbert`; or pass that folder with data_dir=; or get network "
+            f"access so that they can be downloaded.")
+
+
 def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> Path:
     """Return the path of ``task``'s ``split`` file, downloading it if missing.
 
@@ -176,7 +193,7 @@ def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> 
     path = folder / name
     if path.is_file():
         return path
-    url = os.environ.get("MTL_DATA_URL", DATA_URL).rstrip("/") + "/" + name
+    url = file_url(name)
     why = "and download=False"
     if download:
         try:
@@ -184,13 +201,29 @@ def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> 
             return path
         except ChecksumError:
             raise
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            why = f"and downloading {url} failed ({err})"  # no network, HTTP 404, ...
-    raise FileNotFoundError(
-        f"{name} is not in {folder} {why}. To fix, do one of: set MTL_DATA_DIR to "
-        f"a folder holding the CS224N minBERT data files (this needs {name}); or pass "
-        f"data_dir= pointing at such a folder; or get network access so it can be "
-        f"downloaded (download=True).")
+        except DOWNLOAD_ERRORS as err:
+            why = f"and downloading {url} failed ({err})"
+    raise FileNotFoundError(f"{name} is not in {folder} {why}. {how_to_fix([name])}")
+
+
+def download_missing(names=None, data_dir=None) -> Path:
+    """Download each file of ``names`` (default: every official file) that the data folder lacks; return the folder.
+
+    Each download is checked like ``ensure_file``'s. The first failed download ends it (offline,
+    every one would fail the same way, each after a timeout) with ONE ``FileNotFoundError`` that
+    lists every file still missing: the test suite's start uses it to stop once, with one message.
+    """
+    folder = resolve_data_dir(data_dir)
+    missing = [name for name in (names or SHA256) if not (folder / name).is_file()]
+    for i, name in enumerate(missing):
+        try:
+            _download(file_url(name), folder / name, SHA256.get(name))
+        except DOWNLOAD_ERRORS as err:
+            if isinstance(err, ChecksumError):
+                raise
+            raise FileNotFoundError(f"{len(missing) - i} data file(s) missing from {folder}, and downloading "
+                                    f"{file_url(name)} failed ({err}). {how_to_fix(missing[i:])}") from err
+    return folder
 
 
 def _parse_label(info: TaskInfo, text: str, where: str) -> float | int:

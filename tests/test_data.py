@@ -37,6 +37,13 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(D, "TIMEOUT_S", 5)
 
 
+@pytest.fixture
+def quora_resplit(offline_quora):
+    """For tests that count the offline copy's Quora rows (a fresh clone may have downloaded the official ones)."""
+    if not offline_quora:
+        pytest.skip("counts the rows of the offline copy's re-split Quora files; these Quora files are others")
+
+
 def load_quietly(*args, **kw):
     """load_task, failing on any warning (clean files must load silently)."""
     with warnings.catch_warnings():
@@ -47,7 +54,9 @@ def load_quietly(*args, **kw):
 # ---------------------------------------------------------------- real data
 
 @pytest.mark.parametrize("task,split", sorted(ROWS))
-def test_real_files_rows_columns_dtypes(data_dir, task, split):
+def test_real_files_rows_columns_dtypes(data_dir, task, split, request):
+    if task == "para":
+        request.getfixturevalue("quora_resplit")
     if (task, split) == ("para", "train"):
         with pytest.warns(D.DataWarning):
             df = D.load_task(task, split, data_dir, download=False)
@@ -82,7 +91,7 @@ def test_sst_test_odd_header(data_dir):
     assert df.iloc[0].tolist() == ["b7573736a6ddf7be102b7fee0", "Effective but too-tepid biopic"]
 
 
-def test_quora_train_skips_bad_rows_with_warning(data_dir):
+def test_quora_train_skips_bad_rows_with_warning(data_dir, quora_resplit):
     with pytest.warns(D.DataWarning) as record:
         df = D.load_task("para", "train", data_dir)
     assert len(record) == 1
@@ -94,7 +103,7 @@ def test_quora_train_skips_bad_rows_with_warning(data_dir):
     assert len(df) + 2 == 14266
 
 
-def test_quora_train_strict_raises_at_first_bad_row(data_dir):
+def test_quora_train_strict_raises_at_first_bad_row(data_dir, quora_resplit):
     match = r"quora-train\.csv, line 1778: .*empty is_duplicate.*strict=False"
     with pytest.raises(D.DataFormatError, match=match):
         D.load_task("para", "train", data_dir, strict=True)
@@ -113,8 +122,9 @@ def test_load_all(data_dir):
     frames = D.load_all("dev", data_dir, limit=10)
     assert set(frames) == {"sst", "para", "sts"}
     assert all(len(df) == 10 for df in frames.values())
-    with pytest.raises(FileNotFoundError, match="quora-test-student.csv"):
-        D.load_all("test", data_dir, download=False)  # not in the offline copy
+    if not (data_dir / "quora-test-student.csv").exists():  # not in the offline copy
+        with pytest.raises(FileNotFoundError, match="quora-test-student.csv"):
+            D.load_all("test", data_dir, download=False)
 
 
 def test_resolve_data_dir(monkeypatch, tmp_path):
@@ -309,3 +319,73 @@ def test_download_404_is_file_not_found(server, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"sts-dev\.csv.*HTTP Error 404.*MTL_DATA_DIR"):
         D.ensure_file("sts", "dev", tmp_path / "dest")
     assert not any((tmp_path / "dest").iterdir())
+
+
+TEST_FILES = ["ids-sst-train.csv", "ids-sst-dev.csv", "ids-sst-test-student.csv", "quora-train.csv",
+              "quora-dev.csv", "sts-train.csv", "sts-dev.csv", "sts-test-student.csv"]
+
+
+def test_download_missing_fetches_every_file_or_fails_once(server, data_dir, tmp_path, monkeypatch):
+    for name in TEST_FILES:
+        shutil.copy(data_dir / name, server / name)
+    dest = tmp_path / "dest"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert D.download_missing(TEST_FILES, dest) == dest
+    unverified = sorted(str(w.message).split(":")[0] for w in caught if "could NOT be verified" in str(w.message))
+    assert unverified == ["quora-dev.csv", "quora-train.csv"]  # no pinned Quora sums; SST and STS are checked
+    assert sorted(p.name for p in dest.iterdir()) == sorted(TEST_FILES)
+    for name in TEST_FILES:
+        assert (dest / name).read_bytes() == (data_dir / name).read_bytes()
+    assert D.download_missing(TEST_FILES, dest) == dest  # all there: nothing is fetched
+
+    monkeypatch.setenv("MTL_DATA_URL", CLOSED_PORT_URL)  # offline
+    (dest / "sts-dev.csv").unlink()
+    (dest / "quora-dev.csv").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        D.download_missing(TEST_FILES, dest)
+    msg = str(err.value)
+    assert msg.startswith(f"2 data file(s) missing from {dest}")
+    assert "quora-dev.csv, sts-dev.csv" in msg and "export MTL_DATA_DIR=" in msg
+
+
+def fresh_clone(tmp_path: Path) -> Path:
+    """The files a test run reads, copied to tmp_path/clone: beside it, no shared/data/minbert."""
+    clone = tmp_path / "clone"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO_ROOT / "mtl_lib", clone / "mtl_lib", ignore=ignore)
+    for name in ("conftest.py", "pyproject.toml", "tests/conftest.py", "data/README.md"):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / name, clone / name)
+    (clone / "tests" / "test_one.py").write_text(
+        "from mtl_lib.data import load_task\n\n"
+        "def test_reads_the_data(data_dir):\n"
+        "    assert len(load_task('sts', 'dev', data_dir)) == 863\n")
+    return clone
+
+
+def run_pytest(clone: Path, url: str):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MTL_DATA_DIR"} | {"MTL_DATA_URL": url}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_one.py"],
+                          cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_fresh_clone_downloads_the_test_data_or_stops_once(server, data_dir, tmp_path):
+    """`pytest` in a clone with neither MTL_DATA_DIR nor ../shared: the data comes from the server into
+    data/; offline, the run stops before any test with one message naming MTL_DATA_DIR."""
+    clone = fresh_clone(tmp_path)
+    offline = run_pytest(clone, CLOSED_PORT_URL)
+    out = offline.stdout + offline.stderr
+    assert offline.returncode == 4, out
+    assert out.count("The tests need the CS224N minBERT data files") == 1
+    assert "8 data file(s) missing" in out and "export MTL_DATA_DIR=" in out and "passed" not in out
+
+    for name in TEST_FILES:
+        shutil.copy(data_dir / name, server / name)
+    online = run_pytest(clone, os.environ["MTL_DATA_URL"])
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "1 passed" in online.stdout
+    assert sorted(p.name for p in (clone / "data").glob("*.csv")) == sorted(TEST_FILES)
