@@ -3,7 +3,8 @@
 A run folder holds::
 
     checkpoint/model.safetensors   the weights (safetensors: no pickle, fast, safe)
-    checkpoint/trainer.pt          optimizer, scheduler and GradScaler state (loaded weights_only)
+    checkpoint/trainer.pt          optimizer, scheduler and GradScaler state (loaded weights_only);
+                                   dropped when a run finishes (``drop_optimizer_state``): only resuming needs it
     checkpoint/state.json          config, epoch reached, history so far
     metrics.json                   the final scores (written by the command line)
 
@@ -11,8 +12,10 @@ The checkpoint folder is written beside the old one and swapped in with
 renames, so an interrupted save never leaves a half-written checkpoint: the
 last good one survives. Between the two renames there is a moment when only
 ``.checkpoint-old`` exists; a crash there is repaired on the next read
-(``checkpoint_dir`` moves it back), so a resume never silently starts over. A NaN never reaches disk either - the loop checks
-the losses before it saves.
+(``checkpoint_dir`` moves it back), so a resume never silently starts over; the same happens when
+``checkpoint/`` is damaged and ``.checkpoint-old`` is intact. A damaged file (cut short by a full disk
+or an interrupted copy) is reported by name, with what to do, never as a raw reader error. A NaN never
+reaches disk either - the loop checks the losses before it saves.
 """
 
 from __future__ import annotations
@@ -21,13 +24,38 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 CHECKPOINT = "checkpoint"
 OLD_CHECKPOINT = ".checkpoint-old"
+DAMAGED_CHECKPOINT = ".checkpoint-damaged"
+
+
+class DamagedCheckpointError(RuntimeError):
+    """A checkpoint file is cut short or corrupt."""
+
+
+def damaged(path: Path, err: Exception) -> DamagedCheckpointError:
+    """The error for a checkpoint file that cannot be read: which file, why, and what to do."""
+    return DamagedCheckpointError(
+        f"{path} is damaged or incomplete ({type(err).__name__}: {err}); a disk that filled up or an "
+        f"interrupted copy leaves such a file. Copy the run folder again from where it was made, or train "
+        f"the run again (into a new folder, or over this one: --force on the command line).")
+
+
+def intact(folder: Path) -> bool:
+    """Whether ``folder``'s state.json parses and its model.safetensors opens (header and size agree)."""
+    try:
+        json.loads((folder / "state.json").read_text())
+        with safe_open(folder / "model.safetensors", "pt"):
+            return True
+    except Exception:  # noqa: BLE001 - any reader error means "not intact"
+        return False
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -40,10 +68,16 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
-    """``run_dir/checkpoint``; if a save was interrupted between its renames, the last good
-    checkpoint (``.checkpoint-old``) is first moved back into place."""
+    """``run_dir/checkpoint``; if a save was interrupted between its renames (``checkpoint/`` missing)
+    or ``checkpoint/`` is damaged, the last good checkpoint (``.checkpoint-old``, if intact) is first
+    moved back into place; a damaged one is kept aside as ``.checkpoint-damaged``."""
     final, old = Path(run_dir) / CHECKPOINT, Path(run_dir) / OLD_CHECKPOINT
-    if not final.exists() and (old / "state.json").exists():
+    if (old / "state.json").exists() and not (final.exists() and intact(final)) and intact(old):
+        if final.exists():
+            shutil.rmtree(Path(run_dir) / DAMAGED_CHECKPOINT, ignore_errors=True)
+            final.rename(Path(run_dir) / DAMAGED_CHECKPOINT)
+            warnings.warn(f"{final} is damaged; using the last good checkpoint {old} "
+                          f"(the damaged one is kept as {DAMAGED_CHECKPOINT}).", stacklevel=2)
         old.rename(final)
     return final
 
@@ -75,16 +109,40 @@ def read_state(run_dir: str | Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"No checkpoint in {run_dir} (expected {path}); "
                                 "train first, or check --run / --out.")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise damaged(path, err) from None
+
+
+def finished(state: dict) -> bool:
+    """Whether a checkpoint's state is the end of its run (every epoch trained)."""
+    return state["epoch"] >= state["train_config"]["epochs"]
+
+
+def drop_optimizer_state(run_dir: str | Path) -> None:
+    """Delete a finished run's optimizer state (``trainer.pt``: twice the weights' size with AdamW);
+    the weights and state.json stay, enough to evaluate the run or to "resume" it (nothing left to train)."""
+    (checkpoint_dir(run_dir) / "trainer.pt").unlink(missing_ok=True)
 
 
 def load_checkpoint(run_dir: str | Path, model, optimizer=None, scheduler=None, scaler=None) -> dict:
-    """Restore weights (and optimizer/scheduler/GradScaler if given); return the saved state."""
+    """Restore weights (and optimizer/scheduler/GradScaler if given); return the saved state.
+
+    A finished run whose optimizer state was dropped restores its weights alone: nothing is left to train.
+    """
     folder = checkpoint_dir(run_dir)
     state = read_state(run_dir)
-    model.load_state_dict(load_file(folder / "model.safetensors"))
-    if optimizer is not None:
-        trainer = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+    try:
+        weights = load_file(folder / "model.safetensors")
+    except Exception as err:  # noqa: BLE001 - SafetensorError, OSError: say which file, and what to do
+        raise damaged(folder / "model.safetensors", err) from None
+    model.load_state_dict(weights)
+    if optimizer is not None and not (finished(state) and not (folder / "trainer.pt").exists()):
+        try:
+            trainer = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - a missing or truncated file
+            raise damaged(folder / "trainer.pt", err) from None
         optimizer.load_state_dict(trainer["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(trainer["scheduler"])
