@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m mtl_lib.bench`` measures the course's speed against its peers.
+"""Benchmarks: ``python -m mtl_lib.bench`` (or ``python -m mtl_lib bench``) measures the course's speed.
 
 Everything runs side by side in ONE process on the SAME batches of real data
 (interleaved rounds, median of the repeats), and ends in one table of ratios
@@ -351,25 +351,34 @@ def profile_step(device: str = "cpu", batch_size: int = 32, data_dir=None, rows:
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mtl_lib.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def sections_list(text: str) -> list[str]:
+    """``--only``: comma-separated section names (argparse reports an unknown one as a usage error)."""
+    sections = text.split(",")
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {', '.join(sorted(unknown))}; "
+                                         f"choose from {', '.join(SECTIONS)}")
+    return sections
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options: here and in ``python -m mtl_lib bench``."""
     parser.add_argument("--size", choices=list(SIZES), default="default", help="smoke: a seconds-long check")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
-    parser.add_argument("--only", help=f"comma-separated sections out of {', '.join(SECTIONS)}")
-    parser.add_argument("--data-dir")
+    parser.add_argument("--only", type=sections_list,
+                        help=f"comma-separated sections out of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--data-dir", help="folder of the CS224N data files (default: $MTL_DATA_DIR, else data/)")
     parser.add_argument("--json", help="also write the table to this file")
     parser.add_argument("--profile", action="store_true", help="profile a minBERT training step instead")
-    args = parser.parse_args(argv)
+
+
+def run_args(args) -> int:
+    """Run the benchmark that the parsed options describe; print its table."""
     if args.profile:
         print(profile_step(args.device, data_dir=args.data_dir))
         return 0
-    sections = args.only.split(",") if args.only else SECTIONS
-    unknown = set(sections) - set(SECTIONS)
-    if unknown:
-        parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     start = time.perf_counter()
-    result = run(args.size, args.device, sections, args.data_dir)
+    result = run(args.size, args.device, args.only or SECTIONS, args.data_dir)
     result["wall_seconds"] = time.perf_counter() - start
     print_table(result)
     print(f"wall time {result['wall_seconds']:.0f} s")
@@ -377,6 +386,13 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2, default=float)
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mtl_lib.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run_args(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
