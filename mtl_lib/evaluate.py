@@ -95,8 +95,8 @@ def predict(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int = 64,
 
 
 def evaluate(model, tokenizer, frames: dict[str, pd.DataFrame], batch_size: int = 64,
-             max_length: int = 128, device=None, amp_dtype=None) -> tuple[dict, dict]:
-    """Score every task in ``frames`` (which must have labels).
+             max_length: int = 128, device=None, amp_dtype=None, progress: bool = False) -> tuple[dict, dict]:
+    """Score every task in ``frames`` (which must have labels); ``progress`` shows a bar per task.
 
     Returns ``(metrics, predictions)``: metrics has ``sst_acc``, ``para_acc``,
     ``sts_corr`` and, when all three are there, ``overall``.
@@ -106,7 +106,7 @@ def evaluate(model, tokenizer, frames: dict[str, pd.DataFrame], batch_size: int 
         if task not in frames:
             continue
         df = frames[task]
-        preds[task] = predict(model, tokenizer, task, df, batch_size, max_length, device, amp_dtype)
+        preds[task] = predict(model, tokenizer, task, df, batch_size, max_length, device, amp_dtype, progress)
         metrics[METRIC_NAMES[task]] = metric(task, preds[task], df["label"].to_numpy())
     if len(metrics) == 3:
         metrics["overall"] = overall_score(metrics["sst_acc"], metrics["para_acc"], metrics["sts_corr"])

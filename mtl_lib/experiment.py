@@ -20,11 +20,12 @@ import pandas as pd
 import torch
 
 from . import distributed
-from .data import TASKS, load_task
+from .analysis import confusion_matrix
+from .data import TASKS, load_task, resolve_data_dir
 from .evaluate import collapse_reasons, evaluate, predict, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
-from .runs import load_checkpoint, write_json
+from .runs import damaged, load_checkpoint, write_json
 from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
@@ -101,7 +102,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     train_seconds = time.perf_counter() - start
     if not distributed.is_main():
         return distributed.broadcast_object(None)  # rank 0's metrics
-    metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir, test_predictions)
+    metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir, test_predictions, progress)
     metrics.update(method=method, scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
                    history=history.to_dict(orient="records"), **extra)
@@ -110,20 +111,26 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
 
 
 def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_dir=None,
-               test_predictions: bool = True) -> dict:
+               test_predictions: bool = True, progress: bool = False) -> dict:
     """Score dev, write dev and test predictions; return the metrics (and what was missing).
 
     ``metrics["collapsed"]`` says, per task, why its dev predictions are degenerate ('' if
     they are not): one class for every row, or one STS score (``evaluate.collapse_reasons``).
+    ``metrics["sst_confusion"]`` counts SST dev rows by gold (row) and predicted class (column);
+    ``metrics["data_dir"]`` is the data folder scored, so that ``evaluate_run`` knows the run's own data.
+    ``progress`` shows a bar per task.
     """
-    metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device)
+    metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device, progress=progress)
     metrics["collapsed"] = collapse_reasons(preds)
+    if "sst" in preds:
+        metrics["sst_confusion"] = confusion_matrix(dev["sst"]["label"], preds["sst"]).tolist()
+    metrics["data_dir"] = str(resolve_data_dir(data_dir).resolve())
     write_predictions(out / "predictions", "dev", dev, preds)
     if not test_predictions:
         return metrics
     test, missing = load_test_frames(data_dir)
     if test:
-        test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device)
+        test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device, progress=progress)
                       for t, df in test.items()}
         write_predictions(out / "predictions", "test", test, test_preds)
     if missing:
@@ -143,18 +150,39 @@ def load_run(run: str | Path, device=None) -> tuple[MultitaskBert, object, dict]
     head = HeadConfig(**saved["head_config"])
     model = MultitaskBert.from_pretrained(head)
     if saved["method"] == "baseline":
-        model.heads.load_state_dict(torch.load(run / "heads.pt", weights_only=True))
+        try:
+            heads = torch.load(run / "heads.pt", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - missing or cut short: say which file, and what to do
+            raise damaged(run / "heads.pt", err) from None
+        model.heads.load_state_dict(heads)
     else:
         load_checkpoint(run, model)
     return model.to(torch.device(device or "cpu")).eval(), load_tokenizer(head.checkpoint), saved
 
 
-def evaluate_run(run: str | Path, data_dir=None, device=None) -> dict:
-    """Re-score a saved run on dev (same scale) and rewrite its predictions."""
-    device = torch.device(device or "cpu")
+def evaluate_run(run: str | Path, data_dir=None, device=None, progress: bool = False) -> tuple[dict, Path]:
+    """Re-score a finished run on dev (the rows its scale scores) and predict test; return (metrics, folder).
+
+    On the data it was trained on (no ``data_dir``, or the folder it recorded) the folder is the run's:
+    its dev and test predictions are written again, and metrics.json stays as training wrote it. On
+    other data everything goes to a folder of its own, ``RUN/eval-<data folder name>/`` (metrics.json,
+    predictions/), never over the run's own files. Only the dev and test splits are read.
+    """
+    run, device = Path(run), torch.device(device or "cpu")
     model, tok, saved = load_run(run, device)
-    _, dev = load_frames(Scale(**saved["scale_config"]), data_dir)
-    return finish_run(Path(run), model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir)
+    folder = resolve_data_dir(data_dir).resolve()
+    own = str(folder) == saved["data_dir"] if "data_dir" in saved else data_dir is None
+    out = run if own else run / f"eval-{folder.name}"
+    n = Scale(**saved["scale_config"]).dev_examples
+    dev = {}
+    for task in TASKS:  # load_frames' seeded cut of dev, without reading the training split
+        df = load_task(task, "dev", data_dir)
+        dev[task] = df if n is None or n >= len(df) else df.sample(n=n, random_state=0).reset_index(drop=True)
+    metrics = finish_run(out, model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir,
+                         progress=progress)
+    if not own:
+        write_json(out / "metrics.json", {**metrics, "run": str(run)})
+    return metrics, out
 
 
 def train_or_load(args: list[str], out: str | Path) -> dict:

@@ -360,6 +360,9 @@ class Trainer:
                    "seconds": self.elapsed(), **losses,
                    **{f"train_{k}": v for k, v in train_metrics.items()},
                    **{f"dev_{k}": v for k, v in dev_metrics.items()}}
+            if self.progress:  # one line per epoch (sequential: per task phase): the dev scores
+                print(f"epoch {epoch + 1}/{self.cfg.epochs} {phase}: dev "
+                      + " | ".join(f"{k} {v:.4f}" for k, v in dev_metrics.items()))
         self.history.append(distributed.broadcast_object(row))
 
     def elapsed(self) -> float:

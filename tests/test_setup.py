@@ -87,5 +87,5 @@ def test_cli_info_and_bad_arguments(capsys, data_dir):
     with pytest.raises(SystemExit):
         cli.main(["info", "--scale", "huge"])
     assert "invalid choice" in capsys.readouterr().err
-    assert cli.main(["parity", "--checkpoint", "/no/such/folder"]) == 2
+    assert cli.main(["parity", "--checkpoint", "/no/such/folder"]) == 1  # a runtime error: 1; usage errors: 2
     assert "not a folder" in capsys.readouterr().err

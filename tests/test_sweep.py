@@ -38,10 +38,10 @@ def test_bad_grid_arguments_name_the_argument(args, message, tmp_path, capsys):
 def test_bad_config_file_names_the_file_and_key(tmp_path, capsys):
     config = tmp_path / "grid.json"
     config.write_text(json.dumps({"lr": [1e-4], "beta": [1]}))
-    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 2
+    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 1
     assert f"--config {config}: unknown key 'beta'" in capsys.readouterr().err
     config.write_text(json.dumps({"lr": []}))
-    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 2
+    assert cli.main(["sweep", "--out", str(tmp_path / "s"), "--config", str(config)]) == 1
     assert "lr: empty list" in capsys.readouterr().err
 
 
@@ -133,7 +133,8 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     real_run = sweep.run_experiment
     monkeypatch.setattr(sweep, "run_experiment", lambda out, *a, **k: calls.append(out) or real_run(out, *a, **k))
     out = tmp_path / "sweep"
-    argv = ["sweep", *TINY, "--lr", "1,1e-4", "--smart-lambda", "1", "--dropout", "0.1", "--out", str(out)]
+    argv = ["sweep", *TINY, "--lr", "1,1e-4", "--smart-lambda", "1", "--dropout", "0.1", "--out", str(out),
+            "--sts-head", "linear", "--pair-features", "concat", "--sampling", "annealed"]  # a Quora head that collapses
     assert cli.main(argv) == 0
     table = pd.read_csv(out / "results.csv")
     assert list(table.run) == ["lr1e+00_lam1_drop0.1", "lr1e-04_lam1_drop0.1"]
@@ -146,6 +147,7 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     assert list(sweep.read_markdown_table(out / "results.md").status) == ["nonfinite", "collapsed"]  # for reading
     assert not (out / "lr1e-04_lam1_drop0.1" / "checkpoint").exists()  # finished: checkpoint deleted
     assert "lr1e-04_lam1_drop0.1" in capsys.readouterr().out  # the table is printed
+    assert (out / "heatmaps.png").stat().st_size > 0
     finished = out / "lr1e-04_lam1_drop0.1" / "metrics.json"
     stamp = finished.stat().st_mtime_ns
 
@@ -155,7 +157,7 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
     assert cli.main([*argv, "--retry-failed"]) == 0  # only the failed run again
     assert calls[2:] == [out / "lr1e+00_lam1_drop0.1"]
 
-    assert cli.main([*argv, "--sts-head", "cosine"]) == 2  # other shared options: refused
+    assert cli.main([*argv, "--sts-head", "cosine"]) == 1  # other shared options: refused
     assert "other options (head.sts_head differ; see" in capsys.readouterr().err
 
 

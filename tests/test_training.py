@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mtl_lib import cli, train as train_module
+from mtl_lib import train as train_module
 from mtl_lib.data import load_task
 from mtl_lib.evaluate import metric, overall_score, write_predictions
 from mtl_lib.features import train_frozen_heads
@@ -147,31 +147,6 @@ def test_prediction_files_format(tmp_path):
     write_predictions(tmp_path, "dev", frames, {"sst": np.array([3.0, 1.0]), "sts": np.array([2.5])})
     assert (tmp_path / "sst-dev-output.csv").read_text() == "id , Predicted_Sentiment\na , 3\nb , 1\n"
     assert (tmp_path / "sts-dev-output.csv").read_text() == "id , Predicted_Similarity\nc , 2.5000\n"
-
-
-def test_cli_train_and_evaluate_smoke(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("mtl_lib.setup.SCALES", {**__import__("mtl_lib.setup").setup.SCALES})
-    from mtl_lib.setup import SCALES, Scale
-
-    SCALES["smoke"] = Scale("smoke", "all-MiniLM-L6-v2", 12, 12, 4, 32, 1)
-    out = tmp_path / "run"
-    assert cli.main(["train", "--scale", "smoke", "--method", "summed", "--sts-head", "cosine",
-                     "--out", str(out)]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("sst_acc", "para_acc", "sts_corr", "overall", "train_seconds", "train_config",
-                "head_config", "history"):
-        assert key in metrics
-    assert metrics["head_config"]["sts_head"] == "cosine"
-    assert (out / "predictions/sst-test-output.csv").exists()
-    assert "para" in metrics["missing_test_files"]  # said, not silently skipped
-    capsys.readouterr()
-    assert cli.main(["evaluate", "--run", str(out)]) == 0
-    assert f"overall {metrics['overall']:.4f}" in capsys.readouterr().out
-    assert cli.main(["evaluate", "--run", str(tmp_path / "nothing")]) == 2
-    assert "metrics.json not found" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["train", "--out", str(out), "--order", "sst,sst,para"])
-    assert "not an order" in capsys.readouterr().err
 
 
 def test_pcgrad_and_smart_in_the_training_loop(frames, tokenizer, tmp_path):
