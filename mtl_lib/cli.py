@@ -15,12 +15,14 @@ arguments exit with 2 (argparse's usage errors). ``train`` runs data-parallel un
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import re
 import shutil
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import torch
@@ -77,6 +79,14 @@ def recipe_help(key: str, text: str) -> str:
     shown = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
     others = "".join(f"; --recipe {name}: {shown(r[key])}" for name, r in RECIPES.items() if name != "course")
     return f"{text} (default: {shown(RECIPES['course'][key])}{others})"
+
+
+@contextlib.contextmanager
+def own_words():
+    """Inside: no warning about missing test files (``print_written`` says it, naming --data-dir)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No test predictions")
+        yield
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -187,8 +197,9 @@ def cmd_train(args) -> int:
         if args.force and distributed.is_main():
             for path in (p for name in RUN_FILES for p in out.glob(name)):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-        metrics = run_experiment(out, args.method, scale, head, cfg, data_dir=args.data_dir,
-                                 device=device, resume=args.resume, baseline_epochs=args.epochs or 10)
+        with own_words():
+            metrics = run_experiment(out, args.method, scale, head, cfg, data_dir=args.data_dir,
+                                     device=device, resume=args.resume, baseline_epochs=args.epochs or 10)
         if distributed.is_main():
             if not args.keep_optimizer:
                 drop_optimizer_state(out)
@@ -233,7 +244,8 @@ def cmd_evaluate(args) -> int:
     from .setup import get_device
 
     run = Path(args.run)
-    metrics, out = evaluate_run(run, args.data_dir, get_device(args.device, verbose=False), progress=True)
+    with own_words():
+        metrics, out = evaluate_run(run, args.data_dir, get_device(args.device, verbose=False), progress=True)
     if "sst_confusion" in metrics:
         save_figure(plot_confusion(metrics["sst_confusion"], SST_CLASSES, title="SST dev: gold vs predicted"),
                     out / "confusion-sst.png")
@@ -279,7 +291,7 @@ def print_written(out: Path, metrics: dict, names: list[str], optimizer_kept: bo
         if names:
             print(f"{split} predictions: {predictions}/ {', '.join(names)}")
     for task, reason in metrics.get("missing_test_files", {}).items():
-        print(f"no {task} test predictions: {reason.split('. ')[0]}")
+        print(f"no {task} test predictions: {for_cli(reason)}")
 
 
 # --- the parser --------------------------------------------------------------------------------
@@ -454,10 +466,10 @@ def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
     return names
 
 
-def for_cli(message: str, parser: argparse.ArgumentParser) -> str:
+def for_cli(message: str, parser: argparse.ArgumentParser | None = None) -> str:
     """A library message phrased for the command line: ``data_dir=`` -> ``--data-dir``,
     ``lr=0.0`` -> ``--lr 0.0`` (names that are not options stay as they are)."""
-    flags = option_names(parser)
+    flags = option_names(parser or build_parser())
 
     def flag(match: re.Match) -> str:
         name, value = match[1], match[2]

@@ -135,7 +135,9 @@ def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_
         write_predictions(out / "predictions", "test", test, test_preds)
     if missing:
         metrics["missing_test_files"] = missing
-        warnings.warn(f"No test predictions for {', '.join(missing)}: {missing}", stacklevel=2)
+        why = "; ".join(f"{task}: {reason.split('. ')[0]}" for task, reason in missing.items())
+        warnings.warn(f"No test predictions for {why} (the full advice is in metrics['missing_test_files']).",
+                      stacklevel=2)
     return metrics
 
 
