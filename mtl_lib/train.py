@@ -212,6 +212,15 @@ class Trainer:
         sizes = {t: math.ceil(len(df) / self.cfg.batch_size) for t, df in self.train.items()}
         return [sizes[t] for _ in range(self.cfg.epochs) for t in self.cfg.order if t in sizes]
 
+    def phase_rates(self) -> list[float]:
+        """Sequential: the mean learning rate of every task phase, as a fraction of the peak."""
+        rate = schedule_multiplier(self.schedule_segments(), self.cfg.warmup, self.cfg.schedule == "constant")
+        means, start = [], 0
+        for n in self.phase_steps():
+            means.append(sum(rate(s) for s in range(start, start + n)) / max(n, 1))
+            start += n
+        return means
+
     def schedule_segments(self) -> list[int]:
         """The stretches of steps over which the rate warms up and decays once."""
         if self.cfg.schedule == "per-phase":

@@ -111,7 +111,9 @@ def test_ascent_step_is_projected_onto_the_epsilon_ball(dropout_model):
 
 # --- the learning-rate schedule ---------------------------------------------------------
 def phase_mean_rates(trainer: Trainer) -> list[float]:
-    """The mean learning rate of every task phase, as a fraction of the peak, from the scheduler."""
+    """The mean learning rate of every task phase, as a fraction of the peak, read from the optimizer
+    while stepping the real scheduler; Trainer.phase_rates must say the same without stepping."""
+    predicted = trainer.phase_rates()
     rates = []
     for _ in range(sum(trainer.phase_steps())):
         rates.append(trainer.optimizer.param_groups[0]["lr"] / trainer.cfg.lr)
@@ -121,6 +123,7 @@ def phase_mean_rates(trainer: Trainer) -> list[float]:
     for n in trainer.phase_steps():
         means.append(sum(rates[start:start + n]) / n)
         start += n
+    assert means == pytest.approx(predicted, abs=1e-9)
     return means
 
 
