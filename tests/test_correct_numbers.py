@@ -14,20 +14,9 @@ from mtl_lib.model import HeadConfig, MultitaskBert
 from mtl_lib.runs import has_checkpoint, read_state
 from mtl_lib.smart import rng_state, smart_regularizer
 from mtl_lib.train import Trainer, TrainConfig, amp_dtype
+from test_training import frames, tiny_cfg  # noqa: F401 (frames is a fixture)
 
 TASKS = ("sst", "para", "sts")
-
-
-@pytest.fixture(scope="module")
-def frames(data_dir):
-    train = {t: load_task(t, "train", data_dir, limit=12) for t in TASKS}
-    dev = {t: load_task(t, "dev", data_dir, limit=12) for t in TASKS}
-    return train, dev
-
-
-def tiny_cfg(**kw):
-    return TrainConfig(**{"epochs": 2, "batch_size": 4, "max_length": 32, "train_eval_examples": 8,
-                          "sampling": "equal", "log_every": 1, **kw})
 
 
 # --- SMART ---------------------------------------------------------------------------------
