@@ -42,6 +42,7 @@ from .data import TASKS, load_task
 from .encode import encode, pool
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
+from .timing import synchronize as sync
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig, amp_dtype
 
@@ -56,11 +57,6 @@ SIZES = {  # batch, max_length, repeats (multi-task steps: fewer, they are slow)
     "smoke": dict(batch_size=2, max_length=16, repeats=1, multitask_repeats=1, sentences=16, frozen_rows=16),
 }
 SECTIONS = ("train_step", "inference", "flops", "multitask", "frozen")
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def interleaved(fns: dict, rounds: int, device: torch.device, warmup: int = 1) -> dict[str, float]:

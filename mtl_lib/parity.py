@@ -20,6 +20,7 @@ import torch
 
 from .bert import BertModel
 from .checkpoints import resolve_checkpoint
+from .timing import synchronize
 
 
 def load_reference(name_or_path: str = "all-MiniLM-L6-v2", attn_implementation: str = "eager"):
@@ -56,13 +57,13 @@ def compare_with_reference(model: BertModel, reference, batch: dict, tol: float 
 def time_forward(models: dict, batch: dict, repeats: int = 10, warmup: int = 2) -> pd.DataFrame:
     """Median seconds of one forward pass per model, measured interleaved on the same batch."""
     times = {name: [] for name in models}
-    sync = torch.cuda.synchronize if batch["input_ids"].is_cuda else (lambda: None)
+    device = batch["input_ids"].device
     for i in range(warmup + repeats):
         for name, model in models.items():
-            sync()
+            synchronize(device)
             start = time.perf_counter()
             model(**batch)
-            sync()  # GPU kernels run asynchronously: wait before reading the clock
+            synchronize(device)  # GPU kernels run asynchronously: wait before reading the clock
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
     first = next(iter(models))
