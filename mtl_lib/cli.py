@@ -199,7 +199,8 @@ def cmd_train(args) -> int:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         with own_words():
             metrics = run_experiment(out, args.method, scale, head, cfg, data_dir=args.data_dir,
-                                     device=device, resume=args.resume, baseline_epochs=args.epochs or 10)
+                                     device=device, resume=args.resume, baseline_epochs=args.epochs or 10,
+                                     test_predictions=args.test_predictions, tasks=args.tasks)
         if distributed.is_main():
             if not args.keep_optimizer:
                 drop_optimizer_state(out)
@@ -259,6 +260,20 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from .reproduce import BUDGETS, reproduce
+
+    seeds = args.seeds or BUDGETS[args.scale]["seeds"]
+    extra = [flag for flag, value in (("--data-dir", args.data_dir), ("--device", args.device)) if value
+             for flag in (flag, value)]
+    written = reproduce(args.table, args.scale, seeds, Path(args.out), extra)
+    for name, text in written.items():
+        print(text)
+    print(f"wrote {', '.join(str(Path(args.out) / f'{name}.md') for name in written)} "
+          "(and the per-seed numbers as .json beside each)")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -300,6 +315,13 @@ def _order(text: str) -> str:
     if sorted(parts) != ["para", "sst", "sts"]:
         raise argparse.ArgumentTypeError(f"{text!r} is not an order of the three tasks, e.g. sst,para,sts")
     return text
+
+
+def _tasks(text: str) -> tuple[str, ...]:
+    parts = tuple(t for t in ("sst", "para", "sts") if t in text.split(","))
+    if not parts or len(parts) != len(text.split(",")):
+        raise argparse.ArgumentTypeError(f"{text!r}: give tasks among sst, para, sts, comma-separated")
+    return parts
 
 
 def add_common(parser, data: bool = True, device: bool = True) -> None:
@@ -398,6 +420,11 @@ def build_parser(prog: str = "python -m mtl_lib") -> argparse.ArgumentParser:
                        help="continue the run saved in --out from its last epoch (a finished one: score it again)")
     again.add_argument("--force", action="store_true",
                        help="train from scratch even if --out holds a run (deleting it)")
+    train.add_argument("--tasks", type=_tasks, help="train and score only these tasks, e.g. sst or "
+                       "para,sts (one task: fine-tuning it alone, the yardstick of multi-task rows; "
+                       "default: all three)")
+    train.add_argument("--test-predictions", action=argparse.BooleanOptionalAction, default=True,
+                       help="write test-set prediction files after training (--no-test-predictions: dev only)")
     train.add_argument("--keep-optimizer", action="store_true",
                        help="keep the optimizer state once the run has finished (about twice the weights' size; "
                        "only resuming needs it)")
@@ -413,6 +440,7 @@ def build_parser(prog: str = "python -m mtl_lib") -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     add_sweep_parser(command)
+    add_reproduce_parser(command)
 
     bench = command("bench", help="speed: minBERT vs transformers and sentence-transformers (minutes)",
                     description="The same as python -m mtl_lib.bench: training step, inference, FLOP/s, "
@@ -452,6 +480,29 @@ def add_sweep_parser(command) -> None:
                        help="keep each finished run's checkpoint (~270 MB for MiniLM; deleted by default)")
     add_train_options(sweep)
     sweep.set_defaults(func=cmd_sweep)
+
+
+def add_reproduce_parser(command) -> None:
+    from .reproduce import BUDGETS, TABLE_NAMES
+
+    laptop = BUDGETS["laptop"]
+    reproduce = command(
+        "reproduce", help="the course's tables over seeds, with paired 95 %% intervals: DIR/TABLE.md",
+        description="Train every run a table needs, for seeds 0..N-1, each an ordinary train run in "
+        "DIR/runs/CONFIG/seedK/, and write DIR/TABLE.md: mean ± sd over seeds per metric and each row's "
+        "paired difference to the row it extends with a 95 %% interval. Tables: single (each task alone), "
+        "table1 (frozen, 6 sequential orders, summed), table2 (linear vs cosine STS head), table3 (± PCGrad), "
+        "table4 (± SMART, both dropout modes), ladder (one thing added per rung), all. Run it again to "
+        "resume; two processes on one DIR share the work. Budget at laptop scale: "
+        f"{laptop['max_examples']} training rows per task, batches of {laptop['batch_size']}, "
+        f"{laptop['epochs']} epoch, {laptop['dev_examples']} dev rows per task, {laptop['seeds']} seeds.")
+    reproduce.add_argument("table", choices=TABLE_NAMES, help="which table")
+    reproduce.add_argument("--scale", choices=list(BUDGETS), default="laptop", help="the budget of every run")
+    reproduce.add_argument("--seeds", type=int, help="seeds per row (default: the scale's: "
+                           + ", ".join(f"{k} {v['seeds']}" for k, v in BUDGETS.items()) + ")")
+    reproduce.add_argument("--out", required=True, help="folder of the runs and tables (run again to resume)")
+    add_common(reproduce)
+    reproduce.set_defaults(func=cmd_reproduce)
 
 
 def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:

@@ -61,10 +61,13 @@ def load_test_frames(data_dir=None, download: bool = True) -> tuple[dict, dict]:
 def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale | None = None,
                    head: HeadConfig | None = None, train_cfg: TrainConfig | None = None,
                    data_dir=None, device=None, resume: bool = False, progress: bool = True,
-                   baseline_epochs: int = 10, test_predictions: bool = True) -> dict:
+                   baseline_epochs: int = 10, test_predictions: bool = True,
+                   tasks: tuple[str, ...] | None = None) -> dict:
     """Train and evaluate one configuration; write everything under ``out``; return metrics.
 
     ``test_predictions=False`` skips predicting the test splits (a sweep only needs dev).
+    ``tasks`` trains and scores only those tasks (``("sst",)``: SST fine-tuned alone, the
+    single-task yardstick of every multi-task row); None: all three.
     Under torchrun, rank 0 scores and writes; every rank returns the same metrics.
     """
     out = Path(out)
@@ -76,6 +79,12 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     device = torch.device(device or "cpu")
     seed_everything(train_cfg.seed)
     train, dev = load_frames(scale, data_dir)
+    if tasks:
+        unknown = sorted(set(tasks) - set(TASKS))
+        if unknown or not tasks:
+            raise ValueError(f"tasks={','.join(tasks)}: {', '.join(unknown)} is not a task; choose among "
+                             f"{', '.join(TASKS)}.")
+        train, dev = ({t: f[t] for t in TASKS if t in tasks} for f in (train, dev))
     tok = load_tokenizer(head.checkpoint)
     model = MultitaskBert.from_pretrained(head)
     start = time.perf_counter()
@@ -103,7 +112,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     if not distributed.is_main():
         return distributed.broadcast_object(None)  # rank 0's metrics
     metrics = finish_run(out, model, tok, dev, train_cfg, device, data_dir, test_predictions, progress)
-    metrics.update(method=method, scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
+    metrics.update(method=method, tasks=list(train), scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
                    history=history.to_dict(orient="records"), **extra)
     write_json(out / "metrics.json", metrics)
