@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .batches import eval_batches, to_device
 from .model import TASK_NAMES, predictions
+from .stats import overall_score  # noqa: F401  (re-exported: the metrics live here)
 
 METRIC_NAMES = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr"}
 PREDICTION_COLUMNS = {"sst": "Predicted_Sentiment", "para": "Predicted_Is_Paraphrase",
@@ -33,10 +34,6 @@ COLLAPSE_NAMES = {"sst": "SST", "para": "Quora", "sts": "STS"}
 #: STS predictions whose standard deviation is below this are constant: far above float32 rounding
 #: noise on a 0..5 scale (~5e-7), far below the spread of any working head (about 1 on the dev sets).
 STS_CONSTANT_STD = 1e-5
-
-
-def overall_score(sst_acc: float, para_acc: float, sts_corr: float) -> float:
-    return (sst_acc + (1 + sts_corr) / 2 + para_acc) / 3
 
 
 def metric(task: str, predicted: np.ndarray, gold: np.ndarray) -> float:
