@@ -3,9 +3,11 @@
 A run folder holds::
 
     checkpoint/model.safetensors   the weights (safetensors: no pickle, fast, safe)
-    checkpoint/trainer.pt          optimizer, scheduler and GradScaler state (loaded weights_only);
-                                   dropped when a run finishes (``drop_optimizer_state``): only resuming needs it
-    checkpoint/state.json          config, epoch reached, history so far
+    checkpoint/trainer.pt          optimizer, scheduler and GradScaler state (loaded weights_only), and for a
+                                   mid-epoch checkpoint the random-number state; dropped when a run finishes
+                                   (``drop_optimizer_state``): only resuming needs it
+    checkpoint/state.json          config, epochs finished, history so far; a mid-epoch checkpoint
+                                   also its ``position`` in the epoch (``mtl_lib.train``)
     metrics.json                   the final scores (written by the command line)
 
 The checkpoint folder is written beside the old one and swapped in with
@@ -86,14 +88,18 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return (checkpoint_dir(run_dir) / "state.json").exists()
 
 
-def save_checkpoint(run_dir: str | Path, model, optimizer, scheduler, state: dict, scaler=None) -> Path:
+def save_checkpoint(run_dir: str | Path, model, optimizer, scheduler, state: dict, scaler=None,
+                    resume: dict | None = None) -> Path:
+    """Write a checkpoint atomically; ``resume`` (tensors allowed, e.g. random-number states) goes into
+    trainer.pt for ``read_resume_state``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
     weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(weights, tmp / "model.safetensors")
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else {}}, tmp / "trainer.pt")
+                "scaler": scaler.state_dict() if scaler is not None else {}, "resume": resume or {}},
+               tmp / "trainer.pt")
     write_json(tmp / "state.json", state)
     final, old = checkpoint_dir(run_dir), run_dir / OLD_CHECKPOINT
     shutil.rmtree(old, ignore_errors=True)
@@ -118,6 +124,19 @@ def read_state(run_dir: str | Path) -> dict:
 def finished(state: dict) -> bool:
     """Whether a checkpoint's state is the end of its run (every epoch trained)."""
     return state["epoch"] >= state["train_config"]["epochs"]
+
+
+def read_resume_state(run_dir: str | Path) -> dict:
+    """What a mid-epoch checkpoint saved for resuming (``save_checkpoint``'s ``resume``); a clear error if lost."""
+    path = checkpoint_dir(run_dir) / "trainer.pt"
+    try:
+        resume = torch.load(path, map_location="cpu", weights_only=True).get("resume")
+    except Exception as err:  # noqa: BLE001 - a missing or truncated file
+        raise damaged(path, err) from None
+    if not resume:
+        raise DamagedCheckpointError(f"{path} lacks the random-number state of its mid-epoch checkpoint, so the "
+                                     "run cannot continue exactly. Train it again (--force on the command line).")
+    return resume
 
 
 def drop_optimizer_state(run_dir: str | Path) -> None:

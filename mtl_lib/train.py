@@ -30,8 +30,14 @@ whole run, the first phase would sit in the warm-up and the last one near
 zero, and Table 1 would rank positions in the schedule rather than
 forgetting; ``constant`` keeps the peak rate throughout (like the CS224N
 starter code). Also here: AdamW, gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
-per-epoch checkpoints and exact resumption (the data order and the dropout
-masks of epoch e depend only on (seed, e)). Under ``torchrun`` the same
+checkpoints at the end of every epoch and, optionally, every N steps or M minutes
+inside an epoch (``checkpoint_every`` / ``checkpoint_minutes``: on Colab an epoch can outlast
+the session), and exact resumption from either: the data order and the dropout masks of epoch e
+depend only on (seed, e), and a mid-epoch checkpoint also keeps the position in the epoch, the
+random-number state and the running losses. The history has one row of training losses and
+train/dev scores per epoch (sequential: per task phase), and optionally one every ``eval_every``
+steps; ``loss_history`` has the mean training loss of every ``history_every`` steps (curves of a
+one-epoch run). Under ``torchrun`` the same
 loop runs data-parallel on several processes (``mtl_lib.distributed``).
 """
 
@@ -54,13 +60,16 @@ from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
 from .smart import rng_state, smart_regularizer
-from .runs import has_checkpoint, load_checkpoint, read_state, save_checkpoint
+from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 
 METHODS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
 SCHEDULES = ("linear", "per-phase", "constant")
 SMART_DROPOUT = ("same", "independent")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
+# Options that change when and how often a run saves or reports, never what it computes:
+# a run may be resumed with other values of these.
+BOOKKEEPING = ("log_every", "checkpoint_every", "checkpoint_minutes")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -85,6 +94,10 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # summed: override the computed epoch length
     train_eval_examples: int = 500  # train rows scored each epoch (train vs dev curves)
     log_every: int = 10  # steps between progress-bar updates (host-device syncs)
+    history_every: int = 10  # steps per row of loss_history (mean training loss per task; 0: off)
+    eval_every: int = 0  # steps between train/dev scoring rows in the history (0: only at epoch/phase ends)
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: off; single-process runs only)
+    checkpoint_minutes: float = 0.0  # minutes between mid-epoch checkpoints (0: off)
     amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
     pcgrad: bool = False  # summed only: gradient surgery on the shared encoder (mtl_lib.pcgrad)
     smart_lambda: float = 0.0  # weight of the SMART regularizer (0: off; mtl_lib.smart)
@@ -112,9 +125,12 @@ class TrainConfig:
             raise ValueError(f"sampling={self.sampling!r}; choose one of {', '.join(SAMPLINGS)}.")
         if self.order not in ORDERS:
             raise ValueError(f"order={self.order!r} must be a permutation of {TASK_NAMES}.")
-        for name in ("epochs", "batch_size", "max_length"):
+        for name in ("epochs", "batch_size", "max_length", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        for name in ("history_every", "eval_every", "checkpoint_every", "checkpoint_minutes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be 0 (off) or positive.")
         if self.pcgrad and self.method != "summed":
             raise ValueError("pcgrad needs method='summed' (a batch of every task in every step).")
         if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
@@ -189,7 +205,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
             self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # per epoch (sequential: per phase), and every eval_every steps
+        self.loss_history: list[dict] = []  # the mean training loss of every history_every steps
         self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
         self.conflicts: list[list[float]] = []  # PCGrad: per step, cosines (sst-para, sst-sts, para-sts) + projected
         self.pcgrad_generator = torch.Generator().manual_seed(cfg.seed)
@@ -314,20 +331,50 @@ class Trainer:
         return values
 
     # --- epochs ------------------------------------------------------------------------
-    def run_steps(self, tasks: list[str], iters: dict, n_steps: int, desc: str) -> dict[str, float]:
+    def run_steps(self, tasks: list[str], iters: dict, n_steps: int, desc: str, epoch: int = 0,
+                  phase: str = "all", index: int = 0, start: dict | None = None) -> dict[str, float]:
+        """Steps 0 .. n_steps - 1 of one phase (``index`` counts the epoch's phases); from ``start``,
+        a mid-epoch checkpoint's position, when resuming. Returns the phase's mean training losses."""
         running = torch.zeros(len(tasks), device=self.device)
-        values = [0.0] * len(tasks)  # an empty phase reports zero loss
         self._conflicts = []
-        bar = tqdm(range(n_steps), desc=desc, disable=not self.progress, leave=False)
+        first, mark = 0, (0, [0.0] * len(tasks))  # mark: the step and running sums of the last loss row
+        if start:  # replay the data order up to the checkpoint, then restore what the steps would have left
+            first = start["pos"]
+            for _ in range(first):
+                for t in tasks:
+                    next(iters[t])
+            running = torch.tensor(start["running"], dtype=running.dtype, device=self.device)
+            mark = (start["mark"][0], start["mark"][1])
+            self._conflicts = [torch.tensor(c, device=self.device) for c in start["conflicts"]]
+            self.set_rng_state(start["rng"])
+        values = running.tolist()
+        bar = tqdm(range(first, n_steps), desc=desc, disable=not self.progress, leave=False,
+                   initial=first, total=n_steps)
         for i in bar:
             losses = self.losses({t: next(iters[t]) for t in tasks})
             self.update(losses)
             running += torch.stack([losses[t].detach().float() for t in tasks])
-            if (i + 1) % self.cfg.log_every == 0 or i + 1 == n_steps:
+            done, last = i + 1, i + 1 == n_steps
+            if done % self.cfg.log_every == 0 or last:
                 values = self.check_finite(running, tasks, desc)
-                bar.set_postfix({t: f"{v / (i + 1):.3f}" for t, v in zip(tasks, values)})
+                bar.set_postfix({t: f"{v / done:.3f}" for t, v in zip(tasks, values)})
+            if self.cfg.history_every and done % self.cfg.history_every == 0:
+                values = self.check_finite(running, tasks, desc)
+                n = done - mark[0]
+                self.loss_history.append({"epoch": epoch + 1, "phase": phase, "step": self.step,
+                                          **{f"train_loss_{t}": (v - m) / n
+                                             for t, v, m in zip(tasks, values, mark[1])}})
+                mark = (done, values)
+            if last:
+                break
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                values = self.check_finite(running, tasks, desc)
+                self.record(epoch, phase, {f"train_loss_{t}": v / done for t, v in zip(tasks, values)})
+            if self.checkpoint_due():
+                self.save(epoch, {"epoch": epoch, "phase": index, "pos": done, "mark": list(mark),
+                                  "running": running.tolist(), "conflicts": [c.tolist() for c in self._conflicts]})
         result = {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
-        if self._conflicts:  # one transfer per epoch, not per step
+        if self._conflicts:  # one transfer per phase, not per step
             steps = torch.stack(self._conflicts).cpu().tolist()
             self.conflicts += steps
             names = [f"{a}-{b}" for i, a in enumerate(tasks) for b in tasks[i + 1:]]
@@ -336,25 +383,29 @@ class Trainer:
             result["pcgrad_projected"] = sum(s[-1] for s in steps) / len(steps)
         return result
 
-    def run_epoch(self, epoch: int) -> None:
+    def run_epoch(self, epoch: int, position: dict | None = None) -> None:
+        """One epoch; with ``position`` (a mid-epoch checkpoint's), only what was left of it."""
         torch.manual_seed(self.cfg.seed * 1000 + epoch + 1_000_003 * distributed.rank())  # dropout masks
         self.pcgrad_generator.manual_seed(self.cfg.seed * 1000 + epoch)  # PCGrad's visiting orders
         self.model.train()
+        title = f"epoch {epoch + 1}/{self.cfg.epochs}"
         if self.cfg.method == "summed":
             sizes = {t: len(df) for t, df in self.train.items()}
             bs = task_batch_sizes(sizes, self.cfg, epoch)
-            iters = {t: cycle(loader) for t, loader in self.loaders(epoch, bs).items()}
-            losses = self.run_steps(list(self.train), iters, self.steps_per_epoch(epoch),
-                                    f"epoch {epoch + 1}/{self.cfg.epochs} summed")
-            self.record(epoch, "all", losses)
+            loaders = self.loaders(epoch, bs)
+            phases = [("all", list(self.train), lambda: {t: cycle(l) for t, l in loaders.items()},
+                       self.steps_per_epoch(epoch))]
         else:
             loaders = self.loaders(epoch, {t: self.cfg.batch_size for t in self.train})
-            for task in self.cfg.order:
-                if task not in loaders:
-                    continue
-                losses = self.run_steps([task], {task: iter(loaders[task])}, len(loaders[task]),
-                                        f"epoch {epoch + 1}/{self.cfg.epochs} {task}")
-                self.record(epoch, task, losses)
+            phases = [(task, [task], lambda task=task: {task: iter(loaders[task])}, len(loaders[task]))
+                      for task in self.cfg.order if task in loaders]
+        first = position["phase"] if position else 0
+        for index, (phase, tasks, make_iters, n_steps) in enumerate(phases):
+            if index < first:
+                continue  # finished before the checkpoint: its row is in the history already
+            start = position if position and index == first else None
+            losses = self.run_steps(tasks, make_iters(), n_steps, f"{title} {phase}", epoch, phase, index, start)
+            self.record(epoch, phase, losses)
 
     def record(self, epoch: int, phase: str, losses: dict) -> None:
         row = None
@@ -369,8 +420,8 @@ class Trainer:
                    "seconds": self.elapsed(), **losses,
                    **{f"train_{k}": v for k, v in train_metrics.items()},
                    **{f"dev_{k}": v for k, v in dev_metrics.items()}}
-            if self.progress:  # one line per epoch (sequential: per task phase): the dev scores
-                print(f"epoch {epoch + 1}/{self.cfg.epochs} {phase}: dev "
+            if self.progress:  # one line per epoch (sequential: per task phase), per eval_every steps: dev scores
+                print(f"epoch {epoch + 1}/{self.cfg.epochs} {phase} step {self.step}: dev "
                       + " | ".join(f"{k} {v:.4f}" for k, v in dev_metrics.items()))
         self.history.append(distributed.broadcast_object(row))
 
@@ -378,39 +429,80 @@ class Trainer:
         """Seconds of training so far, including those before a resume."""
         return self.elapsed_before + time.perf_counter() - self.t0
 
+    # --- checkpoints -------------------------------------------------------------------
+    def rng_state(self) -> dict:
+        """The random-number state a mid-epoch checkpoint keeps: dropout masks (CPU and CUDA) and PCGrad's orders."""
+        state = {"cpu": torch.get_rng_state(), "pcgrad": self.pcgrad_generator.get_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_rng_state(self, state: dict) -> None:
+        torch.set_rng_state(state["cpu"])
+        self.pcgrad_generator.set_state(state["pcgrad"])
+        if "cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
+
+    def checkpoint_due(self) -> bool:
+        """Whether to save a mid-epoch checkpoint after this step (every N steps, or M minutes since the last save).
+
+        Only in a single process: under torchrun every rank has its own random state, which one file does not keep."""
+        if not self.run_dir or distributed.world_size() > 1:
+            return False
+        by_steps = self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0
+        by_time = self.cfg.checkpoint_minutes and time.monotonic() - self._saved_at >= 60 * self.cfg.checkpoint_minutes
+        return bool(by_steps or by_time)
+
+    def save(self, epoch: int, position: dict | None = None) -> None:
+        """Save a checkpoint: at the end of epoch ``epoch`` (0-based), or inside it at ``position``."""
+        state = {"epoch": epoch if position else epoch + 1, "step": self.step, "seconds": self.elapsed(),
+                 "train_config": asdict(self.cfg), "head_config": self.model.config.to_dict(),
+                 "history": self.history, "loss_history": self.loss_history, "pcgrad_steps": self.conflicts}
+        if position:
+            state["position"] = position
+        save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state, scaler=self.scaler,
+                        resume={"rng": self.rng_state()} if position else None)
+        self._saved_at = time.monotonic()
+
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
         self.elapsed_before = 0.0
-        if resume:
-            self.resume()
-        self.t0 = time.perf_counter()
+        position = self.resume() if resume else None
+        self.t0, self._saved_at = time.perf_counter(), time.monotonic()
         for epoch in range(self.start_epoch, self.cfg.epochs):
-            self.run_epoch(epoch)
+            if position:
+                self.run_epoch(epoch, position)  # the rest of the epoch a mid-epoch checkpoint was saved in
+                position = None
+            else:
+                self.run_epoch(epoch)
             if self.run_dir and distributed.is_main():
-                save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, {
-                    "epoch": epoch + 1, "step": self.step, "seconds": self.elapsed(),
-                    "train_config": asdict(self.cfg), "head_config": self.model.config.to_dict(),
-                    "history": self.history, "pcgrad_steps": self.conflicts}, scaler=self.scaler)
+                self.save(epoch)
         distributed.check_in_sync(self.model)
         return pd.DataFrame(self.history)
 
-    def resume(self) -> None:
+    def resume(self) -> dict | None:
         """Continue from the run's last checkpoint, if it has one and was made with this exact
-        configuration (training and heads); any difference is refused, naming what differs."""
+        configuration (training and heads; ``BOOKKEEPING`` options may differ); any other difference
+        is refused, naming what differs. Returns the mid-epoch position to continue from, if any."""
         if not self.run_dir or not has_checkpoint(self.run_dir):
-            return  # nothing to resume: start from scratch
+            return None  # nothing to resume: start from scratch
         state = read_state(self.run_dir)
         saved = {**asdict(TrainConfig(**state["train_config"])),
                  **{f"head.{k}": v for k, v in state["head_config"].items()}}
         now = {**asdict(self.cfg), **{f"head.{k}": v for k, v in self.model.config.to_dict().items()}}
         saved, now = json.loads(json.dumps(saved, default=str)), json.loads(json.dumps(now, default=str))
         changed = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
-                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k) and k not in BOOKKEEPING]
         if changed:
             raise ValueError(f"Cannot resume {self.run_dir}: it was trained with another configuration: "
                              f"{'; '.join(changed)}. Resume with the same options, or train into a new --out "
                              "folder (a run cannot be extended: its schedule and sampling depend on epochs).")
         load_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, self.scaler)
         self.start_epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        self.loss_history = state.get("loss_history", [])
         self.conflicts = state.get("pcgrad_steps", [])
         self.elapsed_before = state.get("seconds", self.history[-1]["seconds"] if self.history else 0.0)
+        position = state.get("position")
+        if position:
+            position = {**position, "rng": read_resume_state(self.run_dir)["rng"]}
+        return position

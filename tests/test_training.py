@@ -181,3 +181,80 @@ def test_pcgrad_update_equals_summed_gradient_without_conflicts(frames, tokenize
             sum(losses.values()).backward()
         grads.append(trainer.model.encoder.layers[2].ffn_in.weight.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
+
+
+class Interrupted(Exception):
+    """The Colab runtime is recycled in the middle of an epoch."""
+
+
+def stop_at_step(trainer, step):
+    """Make ``trainer`` raise Interrupted just after optimizer step ``step``."""
+    real_update = trainer.update
+
+    def update(losses):
+        real_update(losses)
+        if trainer.step == step:
+            raise Interrupted
+
+    trainer.update = update
+
+
+@pytest.mark.parametrize("options", [
+    {"method": "summed", "pcgrad": True, "smart_lambda": 1.0},  # the RNG-hungry paths: PCGrad orders, SMART noise
+    {"method": "sequential", "order": ("para", "sts", "sst")},
+])
+def test_mid_epoch_checkpoint_resumes_exactly(frames, tokenizer, tmp_path, options):
+    train, dev = frames
+    cfg = tiny_cfg(checkpoint_every=2, history_every=2, eval_every=3, **options)
+    torch.manual_seed(0)
+    full = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, cfg, run_dir=tmp_path / "full",
+                   progress=False)
+    history = full.fit()
+    spe = full.step // cfg.epochs  # steps per epoch (summed: 3; sequential: 3 phases of 3)
+    saved = [s for s in range(spe + 1, 2 * spe - 1) if s % cfg.checkpoint_every == 0][-1]  # late in epoch 2
+    stop = saved + 1  # interrupted one step after that mid-epoch checkpoint
+
+    torch.manual_seed(0)
+    cut = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, cfg, run_dir=tmp_path / "cut",
+                  progress=False)
+    stop_at_step(cut, stop)
+    with pytest.raises(Interrupted):
+        cut.fit()
+    state = json.loads((tmp_path / "cut/checkpoint/state.json").read_text())
+    assert state["epoch"] == 1 and state["step"] == saved and state["position"]["pos"] > 0
+
+    torch.manual_seed(123)  # a fresh process: another global RNG state, another head initialisation
+    resumed = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev,
+                      TrainConfig(**{**cfg.__dict__, "checkpoint_every": 5}),  # bookkeeping may change
+                      run_dir=tmp_path / "cut", progress=False)
+    resumed_history = resumed.fit(resume=True)
+    cols = [c for c in history if c.startswith(("dev_", "train_")) or c in ("epoch", "phase", "step")]
+    pd.testing.assert_frame_equal(history[cols], resumed_history[cols])
+    assert resumed.loss_history == full.loss_history
+    a = load_file(tmp_path / "full/checkpoint/model.safetensors")
+    b = load_file(tmp_path / "cut/checkpoint/model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert "position" not in json.loads((tmp_path / "cut/checkpoint/state.json").read_text())
+
+
+def test_history_every_and_eval_every_make_curves(frames, tokenizer):
+    train, dev = frames
+    trainer = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev,
+                      tiny_cfg(epochs=1, batch_size=2, history_every=2, eval_every=2), progress=False)
+    history = trainer.fit()  # 6 steps in the epoch: scored at steps 2, 4 and at the end (6)
+    assert list(history.step) == [2, 4, 6] and list(history.epoch) == [1, 1, 1]
+    assert history["dev_overall"].notna().all() and history["train_loss_sst"].notna().all()
+    losses = pd.DataFrame(trainer.loss_history)
+    assert list(losses.step) == [2, 4, 6]
+    # each row is the mean of its own 2 steps; their mean is the epoch's mean loss
+    assert losses.train_loss_sts.mean() == pytest.approx(history.train_loss_sts.iloc[-1], rel=1e-5)
+    default = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(epochs=1, batch_size=2),
+                      progress=False).fit()
+    assert list(default.step) == [6]  # eval_every=0: one row per epoch, as before
+
+
+def test_bookkeeping_options_are_checked():
+    with pytest.raises(ValueError, match="checkpoint_every=-1"):
+        TrainConfig(checkpoint_every=-1)
+    with pytest.raises(ValueError, match="log_every=0"):
+        TrainConfig(log_every=0)
