@@ -30,6 +30,7 @@ def load_reference(name_or_path: str = "all-MiniLM-L6-v2", attn_implementation: 
     except ImportError as err:
         raise ImportError("The parity check needs Hugging Face transformers as the reference: "
                           "`pip install -e \".[dev]\"` (or `pip install transformers`).") from err
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in notebooks and logs
     folder = resolve_checkpoint(name_or_path)
     return transformers.BertModel.from_pretrained(str(folder),
                                                   attn_implementation=attn_implementation).eval()
