@@ -1,0 +1,165 @@
+"""The evidence machinery: the paper's tables as data, intervals, and the reproduce command."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mtl_lib import cli, paper, reproduce, stats
+
+
+# --- the paper's figures ---------------------------------------------------------------------
+def test_paper_rows_add_up_to_their_overall_score():
+    """A typo in the copied figures breaks the overall score; the paper's own slips are listed."""
+    own_slips = {(2, "cosine STS head"), (3, "without PCGrad")}  # the paper prints 0.638 where its parts give 0.635
+    for number in range(1, 7):
+        table = paper.paper_table(number)
+        rows = table.iterrows() if number != 6 else ((i, r) for i, r in table.iterrows())
+        for label, row in rows:
+            if math.isnan(row["overall"]):
+                continue
+            gap = stats.overall_score(row["sst_acc"], row["para_acc"], row["sts_corr"]) - row["overall"]
+            if (number, label) in own_slips:
+                assert abs(gap + 0.0033) < 0.0006
+            else:
+                assert abs(gap) < 0.0015, (number, label, gap)
+
+
+def test_paper_tables_match_the_figures_the_course_quotes():
+    t1 = paper.paper_table(1)
+    assert t1.loc["baseline (frozen encoder)", "overall"] == 0.564
+    assert t1.loc["summed", "overall"] == 0.635
+    orders = t1.filter(like="sequential", axis=0)["overall"]
+    assert len(orders) == 6 and orders.min() == 0.513 and orders.max() == 0.631
+    assert list(paper.paper_table(4)["overall"]) == [0.644, 0.647]
+    sweep = paper.paper_table(6)
+    assert len(sweep) == 36 and sweep["overall"].isna().sum() == 9
+    best = sweep.loc[sweep["overall"].idxmax()]
+    assert (best.lr, best.smart_lambda, best.dropout, best.overall) == (1e-4, 5, 0.1, 0.620)
+    assert "0.635" in paper.all_figures() and "0.620" in paper.all_figures()
+    with pytest.raises(ValueError, match="Tables 1-6"):
+        paper.paper_table(7)
+
+
+# --- intervals -------------------------------------------------------------------------------
+def test_paired_interval_is_the_t_interval_of_the_differences():
+    new, old = [0.70, 0.72, 0.71], [0.68, 0.69, 0.70]
+    diff = np.subtract(new, old)
+    mean, low, high = stats.paired_interval(new, old)
+    half = 4.302653 * diff.std(ddof=1) / math.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert mean == pytest.approx(diff.mean()) and low == pytest.approx(mean - half, abs=1e-6)
+    assert high == pytest.approx(mean + half, abs=1e-6)
+    assert not stats.significant(low, high)  # 0.02 +- 0.025 with 3 seeds
+    assert stats.significant(*stats.paired_interval([0.8, 0.81, 0.8], [0.7, 0.7, 0.71])[1:])
+    with pytest.raises(ValueError, match="bootstrap_interval"):
+        stats.paired_interval([0.7], [0.6])
+
+
+def test_bootstrap_interval_is_paired_over_the_same_rows():
+    gold = np.array([0, 1] * 50)
+    good, noisy = gold.copy(), gold.copy()
+    noisy[:20] = 1 - noisy[:20]  # 20 of 100 rows wrong
+
+    def accuracy_gain(rows):
+        r = rows["sst"]
+        return (good[r] == gold[r]).mean() - (noisy[r] == gold[r]).mean()
+
+    full, low, high = stats.bootstrap_interval(accuracy_gain, {"sst": 100})
+    assert full == pytest.approx(0.2) and 0.1 < low < 0.2 < high < 0.3
+    same = stats.bootstrap_interval(lambda rows: 0.0, {"sst": 100})
+    assert same == (0.0, 0.0, 0.0)
+
+
+def test_standard_errors_per_task_sizes():
+    se = stats.standard_errors({"sst_acc": 0.5, "para_acc": 0.8, "sts_corr": 0.8},
+                               {"sst": 100, "para": 400, "sts": 103})
+    assert se["sst_acc"] == pytest.approx(0.05) and se["para_acc"] == pytest.approx(0.02)
+    assert se["sts_corr"] == pytest.approx(0.036)
+    assert stats.mean_sd([1.0]) == (1.0, 0.0) and stats.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+
+
+# --- the reproduce command -------------------------------------------------------------------
+def test_every_row_extends_a_row_of_its_table_and_configs_exist():
+    for name, rows in reproduce.TABLES.items():
+        labels = [row.label for row in rows]
+        assert len(set(labels)) == len(labels), name
+        for row in rows:
+            assert row.config in reproduce.CONFIGS
+            assert row.extends is None or row.extends in labels, (name, row)
+    assert reproduce.configs_of("ladder")[:6] == ["baseline", "summed", "cosine", "rich", "pcgrad", "smart"]
+    assert len(reproduce.configs_of("all")) == len(reproduce.CONFIGS)
+
+
+def test_run_flags_are_train_options_with_the_budget():
+    flags = reproduce.run_flags("single-sst", "laptop", 2)
+    args = cli.build_parser().parse_args(["train", *flags, "--out", "x"])
+    budget = reproduce.BUDGETS["laptop"]
+    assert args.tasks == ("sst",) and args.seed == 2 and args.max_examples == budget["max_examples"]
+    assert args.batch_size == budget["batch_size"] and args.epochs == budget["epochs"]
+    assert args.test_predictions is False and args.sts_head == "cosine" and args.pair_features == "rich"
+    baseline = cli.build_parser().parse_args(["train", *reproduce.run_flags("baseline", "laptop", 0), "--out", "x"])
+    assert baseline.method == "baseline" and baseline.epochs is None  # heads: 10 epochs on cached features
+
+
+def test_a_run_held_by_a_live_process_is_skipped(tmp_path):
+    folder = tmp_path / "run"
+    assert reproduce.claim(folder)
+    assert not reproduce.claim(folder)  # this process holds it
+    (folder / "reproduce.lock").write_text("999999999")  # a process that is gone
+    assert reproduce.claim(folder)
+
+
+def write_run(out, config, seed, scores):
+    folder = reproduce.run_dir(out, config, seed)
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({**scores, "train_seconds": 60.0, "collapsed": {}}))
+
+
+def test_table_means_sds_and_paired_differences(tmp_path):
+    for seed, (lin, cos) in enumerate([(0.60, 0.65), (0.62, 0.66), (0.61, 0.67)]):
+        write_run(tmp_path, "summed", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": lin})
+        write_run(tmp_path, "cosine", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": cos})
+    summary = reproduce.summarize("table2", 3, tmp_path).set_index("row")
+    cosine = summary.loc["summed, cosine STS head"]
+    assert cosine["overall"] == pytest.approx(0.66) and cosine["overall_sd"] == pytest.approx(0.01)
+    assert cosine["d_overall"] == pytest.approx(0.05) and cosine["d_overall_low"] > 0
+    text = reproduce.write_table("table2", "laptop", 3, tmp_path)
+    assert "| summed, cosine STS head | 0.400 ± 0.000 | 0.700 ± 0.000 | 0.500 ± 0.000 | 0.660 ± 0.010 |" in text
+    assert "+0.050 [" in text and "] *" in text and "Seeds: 3 (0..2" in text
+    assert json.loads((tmp_path / "table2.json").read_text())["rows"]["summed, linear STS head"][2]["overall"] == 0.61
+
+
+def test_missing_seeds_are_shown_not_hidden(tmp_path):
+    write_run(tmp_path, "summed", 0, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": 0.6})
+    text = reproduce.write_table("table2", "laptop", 3, tmp_path)
+    assert "summed, linear STS head (1/3 seeds)" in text and "cosine STS head (0/3 seeds)" in text
+
+
+def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, monkeypatch):
+    """End to end at a tiny budget: two train subprocesses, then the one-seed bootstrap interval."""
+    monkeypatch.setitem(reproduce.BUDGETS, "smoke", {"max_examples": 16, "dev_examples": 24, "batch_size": 8,
+                                                      "epochs": 1, "seeds": 1})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    written = reproduce.reproduce("table2", "smoke", 1, tmp_path, ["--data-dir", str(data_dir)])
+    for config in ("summed", "cosine"):
+        metrics = json.loads((reproduce.run_dir(tmp_path, config, 0) / "metrics.json").read_text())
+        assert metrics["scale_config"]["max_examples"] == 16 and metrics["train_config"]["seed"] == 0
+    row = reproduce.summarize("table2", 1, tmp_path).set_index("row").loc["summed, cosine STS head"]
+    assert row["d_overall_how"] == "bootstrap over dev rows, 1 seed"
+    assert row["d_overall_low"] <= row["d_overall"] <= row["d_overall_high"]
+    assert "summed, cosine STS head |" in written["table2"]
+    # a second call finds both runs finished and trains nothing
+    again = subprocess.run([sys.executable, "-m", "mtl_lib", "reproduce", "table2", "--scale", "smoke", "--seeds", "1",
+                            "--out", str(tmp_path), "--data-dir", str(data_dir)], capture_output=True, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0, again.stderr
+    assert "summed seed 0: done" in again.stdout and "cosine seed 0: done" in again.stdout
+
+
+def test_shipped_tables_say_how_to_make_a_missing_one():
+    with pytest.raises(FileNotFoundError, match="reproduce ladder --scale nowhere"):
+        reproduce.shipped_table("ladder", "nowhere")
