@@ -111,30 +111,48 @@ METRIC_LABELS = {"sst_acc": "SST accuracy", "para_acc": "Quora accuracy", "sts_c
                  "overall": "overall"}
 
 
-def plot_training_curves(history: pd.DataFrame, title: str = ""):
-    """Train vs dev metric per task per epoch (like the paper's Figure 2).
+def plot_training_curves(history: pd.DataFrame, title: str = "", losses=None):
+    """Train vs dev metric per task (like the paper's Figure 2), and the training loss if ``losses`` is given.
 
-    history: rows with ``epoch`` and ``train_<metric>`` / ``dev_<metric>`` columns,
-    as written by ``mtl_lib.train.Trainer``; for sequential runs the x axis is
-    the phase (one point per task trained).
+    history: rows with ``epoch`` and ``train_<metric>`` / ``dev_<metric>`` columns, as written by
+    ``mtl_lib.train.Trainer``. With one row per epoch (sequential: per task phase) the x axis is the
+    epoch (or phase); when the run was scored every ``eval_every`` steps, or ``losses`` is given, the
+    x axis is the optimizer step, so that a one-epoch run draws curves, not single dots.
+    losses: ``Trainer.loss_history`` (metrics.json's ``loss_history``): the mean training loss per task
+    every ``history_every`` steps, drawn in an extra panel.
     """
     history = history.reset_index(drop=True)
+    losses = pd.DataFrame(losses) if losses is not None and len(losses) else None
     metrics = [m for m in METRIC_LABELS if f"dev_{m}" in history]
-    x = np.arange(1, len(history) + 1)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    by_step = "step" in history and (losses is not None or history[["epoch", "phase"]].duplicated().any()
+                                     if "phase" in history else losses is not None)
+    x = history["step"].to_numpy() if by_step else np.arange(1, len(history) + 1)
+    panels = len(metrics) + (losses is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.2), squeeze=False)
     for ax, m in zip(axes[0], metrics):
         if f"train_{m}" in history:
             ax.plot(x, history[f"train_{m}"], "o-", label="train")
         ax.plot(x, history[f"dev_{m}"], "s-", label="dev")
         ax.set_title(METRIC_LABELS[m])
-        if "phase" in history and (history["phase"] != "all").any():
+        if by_step:
+            ax.set_xlabel("step")
+        elif "phase" in history and (history["phase"] != "all").any():
             ax.set_xticks(x, [f"{e}:{p}" for e, p in zip(history["epoch"], history["phase"])],
                           rotation=45, fontsize=8)
         else:
             ax.set_xticks(x)  # whole epochs only (one epoch: a single tick, not 0.96 ... 1.04)
             ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    axes[0][0].legend()
+    if losses is not None:
+        ax = axes[0][-1]
+        for column in [c for c in losses if c.startswith("train_loss_")]:
+            ax.plot(losses["step"], losses[column], ".-", label=column.removeprefix("train_loss_"))
+        ax.set_title(f"training loss (mean of {int(losses['step'].diff().median() or 1)} steps)")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if metrics:
+        axes[0][0].legend()
     fig.suptitle(title)
     fig.tight_layout()
     return fig

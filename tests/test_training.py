@@ -14,6 +14,7 @@ from mtl_lib.data import load_task
 from mtl_lib.evaluate import metric, overall_score, write_predictions
 from mtl_lib.features import train_frozen_heads
 from mtl_lib.model import HeadConfig, MultitaskBert, pair_features, task_loss
+from mtl_lib.plots import plot_training_curves
 from mtl_lib.train import NonFiniteLossError, Trainer, TrainConfig, task_batch_sizes
 
 TASKS = ("sst", "para", "sts")
@@ -251,6 +252,15 @@ def test_history_every_and_eval_every_make_curves(frames, tokenizer):
     default = Trainer(MultitaskBert.from_pretrained(), tokenizer, train, dev, tiny_cfg(epochs=1, batch_size=2),
                       progress=False).fit()
     assert list(default.step) == [6]  # eval_every=0: one row per epoch, as before
+
+    fig = plot_training_curves(history, losses=trainer.loss_history)
+    *score_axes, loss_axis = fig.axes
+    assert len(score_axes) == 4 and all(ax.get_xlabel() == "step" for ax in fig.axes)
+    assert list(score_axes[0].lines[1].get_xdata()) == [2, 4, 6]  # dev sentiment accuracy against steps
+    assert [line.get_label() for line in loss_axis.lines] == ["sst", "para", "sts"]
+    assert fig.axes[0].lines[1].get_xdata().tolist() == history.step.tolist()
+    old = plot_training_curves(default)  # one row per epoch, no losses: epochs on the x axis, as before
+    assert old.axes[0].get_xlabel() == "epoch"
 
 
 def test_bookkeeping_options_are_checked():
