@@ -358,3 +358,45 @@ def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
     if not path.exists():
         shipped_table(table, scale)  # the same helpful error
     return pd.DataFrame(json.loads(path.read_text())["summary"]).set_index("row")
+
+
+#: Our row -> the paper's (table number, row label) that measured the same change.
+PAPER_ROWS = {
+    "table1": {"frozen baseline": (1, "baseline (frozen encoder)"),
+               **{f"sequential {o.replace(',', ' > ')}": (1, f"sequential {o.replace(',', ' > ')}") for o in ORDERS},
+               "summed": (1, "summed")},
+    "table2": {"summed, linear STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
+    "table3": {"summed": (3, "without PCGrad"), "+ PCGrad": (3, "with PCGrad")},
+    "table4": {"PCGrad": (4, "without SMART"), "+ SMART, same dropout masks": (4, "with SMART"),
+               "+ SMART, independent masks": (4, "with SMART")},
+    "ladder": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
+               "+ cosine STS head": (2, "cosine STS head"), "+ PCGrad": (3, "with PCGrad"),
+               "+ SMART": (4, "with SMART")},
+}
+
+
+def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Our rows (mean ± sd over seeds, paired Δ with its 95 % interval) beside the paper's single runs.
+
+    ``summary``: a ``summarize`` result; default: the table shipped for ``scale``. The paper's
+    Δ is its row minus the row before it in its own table (one run each: no interval exists).
+    """
+    from .paper import paper_table
+
+    summary = shipped_summary(table, scale) if summary is None else summary.set_index("row")
+    rows = []
+    for label, record in summary.iterrows():
+        record = {"row": label, **record.to_dict()}
+        out = {"row": label, "ours: overall": fmt_cell(record, "overall"), "ours: Δ overall [95 %]": fmt_diff(record, "overall")}
+        number, paper_label = PAPER_ROWS.get(table, {}).get(label, (None, None))
+        if number is not None:
+            ptable = paper_table(number)
+            position = list(ptable.index).index(paper_label)
+            out["paper: overall"] = f"{ptable.loc[paper_label, 'overall']:.3f}"
+            if position > 0 and number != 1:
+                out["paper: Δ overall (1 run)"] = f"{ptable['overall'].iloc[position] - ptable['overall'].iloc[0]:+.3f}"
+            elif number == 1 and paper_label != "baseline (frozen encoder)":
+                base = ptable.loc["baseline (frozen encoder)", "overall"]
+                out["paper: Δ overall (1 run)"] = f"{ptable.loc[paper_label, 'overall'] - base:+.3f}"
+        rows.append(out)
+    return pd.DataFrame(rows).set_index("row").fillna("")

@@ -163,3 +163,14 @@ def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, 
 def test_shipped_tables_say_how_to_make_a_missing_one():
     with pytest.raises(FileNotFoundError, match="reproduce ladder --scale nowhere"):
         reproduce.shipped_table("ladder", "nowhere")
+
+
+def test_side_by_side_labels_ours_and_the_papers(tmp_path):
+    for seed, (lin, cos) in enumerate([(0.60, 0.65), (0.62, 0.66), (0.61, 0.67)]):
+        write_run(tmp_path, "summed", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": lin})
+        write_run(tmp_path, "cosine", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": cos})
+    table = reproduce.side_by_side("table2", summary=reproduce.summarize("table2", 3, tmp_path))
+    cosine = table.loc["summed, cosine STS head"]
+    assert cosine["ours: overall"] == "0.660 ± 0.010" and cosine["ours: Δ overall [95 %]"].startswith("+0.050 [")
+    assert cosine["paper: overall"] == "0.638" and cosine["paper: Δ overall (1 run)"] == "+0.002"
+    assert table.loc["summed, linear STS head", "paper: overall"] == "0.636"
