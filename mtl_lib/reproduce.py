@@ -400,3 +400,22 @@ def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None
                 out["paper: Δ overall (1 run)"] = f"{ptable.loc[paper_label, 'overall'] - base:+.3f}"
         rows.append(out)
     return pd.DataFrame(rows).set_index("row").fillna("")
+
+
+def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> pd.DataFrame:
+    """For notebooks: say which shipped table this is (command, budget, seeds, hardware: measured
+    by the course, not run in this notebook) and return it beside the paper's figures; with
+    ``per_task`` the four scores (mean ± sd) and their paired Δ instead."""
+    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:6]]
+    print(f"Read from the package (mtl_lib/results/{table}-{scale}.md), not run here:")
+    print("\n".join(header))
+    if not per_task:
+        return side_by_side(table, scale)
+    summary = shipped_summary(table, scale)
+    records = {label: {"vs": rec["extends"], **{name: fmt_cell({"row": label, **rec}, key) for key, name in
+                       (("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_corr", "STS r"),
+                        ("overall", "overall"))},
+                       **{f"Δ {name}": fmt_diff(rec, key) for key, name in
+                          (("sst_acc", "SST"), ("para_acc", "Quora"), ("sts_corr", "STS r"), ("overall", "overall"))}}
+               for label, rec in summary.to_dict(orient="index").items()}
+    return pd.DataFrame.from_dict(records, orient="index")
