@@ -157,7 +157,7 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
                       warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
                       smart_lambda=smart_lambda, smart_sigma=args.smart_sigma,
                       smart_steps=args.smart_steps, smart_epsilon=args.smart_epsilon,
-                      smart_dropout=args.smart_dropout)
+                      smart_dropout=args.smart_dropout, train_eval_examples=args.train_eval_examples)
     return scale, head, cfg
 
 
@@ -206,7 +206,7 @@ def cmd_train(args) -> int:
                 drop_optimizer_state(out)
             history = pd.DataFrame(metrics.get("history", []))
             if any(c.startswith("dev_") for c in history):
-                save_figure(plot_training_curves(history, title=f"{out.name}: train vs dev"), out / "curves.png")
+                save_figure(plot_training_curves(history, title=f"{out.name}: train vs dev", losses=metrics.get("loss_history")), out / "curves.png")
             print_metrics(metrics)
             print_written(out, metrics, ["metrics.json", "curves.png", "heads.pt"], args.keep_optimizer)
     finally:
@@ -372,6 +372,9 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="same: the clean and perturbed passes share dropout masks, so SMART measures the "
                         "perturbation alone; independent: fresh masks, which makes the regularizer a "
                         "dropout-consistency (R-Drop-like) penalty")
+    parser.add_argument("--train-eval-examples", type=int, default=500,
+                        help="training rows per task scored with dev after each epoch, for the train vs dev "
+                        "curves (0: none, which saves time when only the final dev scores matter)")
     parser.add_argument("--max-examples", type=int, help="training rows per task (default: the scale's)")
     parser.add_argument("--dev-examples", type=int, help="dev rows per task (default: the scale's)")
     parser.add_argument("--checkpoint", help="all-MiniLM-L6-v2, bert-base-uncased or a folder (default: the scale's)")

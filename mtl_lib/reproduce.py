@@ -119,7 +119,7 @@ def run_flags(config: str, scale: str, seed: int) -> list[str]:
     budget = BUDGETS[scale]
     flags = [*CONFIGS[config], "--scale", scale,
              "--max-examples", str(budget["max_examples"] or 10**9), "--batch-size", str(budget["batch_size"]),
-             "--seed", str(seed), "--no-test-predictions"]
+             "--seed", str(seed), "--no-test-predictions", "--train-eval-examples", "0"]
     if budget["dev_examples"]:
         flags += ["--dev-examples", str(budget["dev_examples"])]
     if config != "baseline":

@@ -413,7 +413,7 @@ class Trainer:
             n = self.cfg.train_eval_examples
             sample = {t: df.iloc[:n] for t, df in self.train.items()}
             train_metrics, _ = evaluate(self.model, self.tok, sample, max_length=self.cfg.max_length,
-                                        device=self.device, amp_dtype=self.amp)
+                                        device=self.device, amp_dtype=self.amp) if n else ({}, None)
             dev_metrics, _ = evaluate(self.model, self.tok, self.dev, max_length=self.cfg.max_length,
                                       device=self.device, amp_dtype=self.amp)
             row = {"epoch": epoch + 1, "phase": phase, "step": self.step,
