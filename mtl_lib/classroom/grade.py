@@ -1,31 +1,44 @@
-"""The autograder: run the hidden grading tests on a student's copy and score them.
+"""The autograder: run the hidden grading tests on students' copies, score them, write feedback.
 
 The tests come from the instructor's repository (``tests/grading``); the code
 under test comes from the student's copy: pytest runs in a subprocess whose
 working directory and first ``PYTHONPATH`` entry are the student's folder, so
 ``import mtl_lib`` finds their package. ``tests/grading/conftest.py`` refuses
-to run if another ``mtl_lib`` was imported, and writes each test's outcome to
-a JSON-lines file that is read back here.
+to run if another ``mtl_lib`` was imported, and writes each collected test and
+each test's outcome to a JSON-lines file that is read back here. A test that
+was collected but never reported (the process timed out or was killed) fails.
+
+Each copy is graded in its own subprocess with a wall-clock time limit and,
+where the platform has them (Linux, macOS), limits on memory and CPU time set
+with ``resource.setrlimit`` in the child. A folder of submissions is graded one
+copy after another into a gradebook CSV and one Markdown feedback file each.
 
 Scoring: an exercise's points times the share of its tests that passed.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from . import EXERCISES, GRADING_DIR, ClassroomError
 
+try:
+    import resource
+except ImportError:  # Windows: no per-process limits, only the time limit
+    resource = None
 
-def load_points(path: Path | None) -> dict[str, float]:
-    """Points per exercise: the defaults of ``EXERCISES``, overridden by a JSON or TOML file
+
+def load_points(path: Path | None, exercises: list | None = None) -> dict[str, float]:
+    """Points per exercise (of ``exercises``, default all): the table's, overridden by a JSON or TOML file
     mapping exercise names to points (``{"pooling": 3}`` / ``pooling = 3``)."""
-    points = {e.name: float(e.points) for e in EXERCISES}
+    points = {e.name: float(e.points) for e in (exercises or EXERCISES)}
     if path is None:
         return points
     path = Path(path)
@@ -49,10 +62,29 @@ def load_points(path: Path | None) -> dict[str, float]:
     return {**points, **{k: float(v) for k, v in given.items()}}
 
 
-def run_grading_tests(path: Path, source: Path, timeout: float = 900) -> dict[str, dict]:
-    """Run ``source``'s grading tests on the ``mtl_lib`` in ``path``.
+def _limits(memory_mb: float | None, cpu_seconds: float | None):
+    """A ``preexec_fn`` that caps the child's address space and CPU time (None: no such limit)."""
+    if resource is None or (memory_mb is None and cpu_seconds is None):
+        return None
 
-    Returns ``{test id: {"outcome": "passed" | "failed" | "skipped", "message": str}}``.
+    def apply() -> None:
+        if memory_mb is not None:
+            size = int(memory_mb * 2 ** 20)
+            resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        if cpu_seconds is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_seconds), int(cpu_seconds) + 5))
+    return apply
+
+
+def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb: float | None = None,
+                      exercises: list | None = None, extra_env: dict | None = None,
+                      allow_crash: bool = False) -> dict[str, dict]:
+    """Run ``source``'s grading tests (of ``exercises``, default all) on the ``mtl_lib`` in ``path``.
+
+    Returns ``{test id: {"outcome": "passed" | "failed" | "skipped", "message": str, "tail": str}}``.
+    The child gets ``timeout`` seconds of wall-clock and of CPU time and at most ``memory_mb`` of
+    address space. ``allow_crash``: a run that ended early (time limit, killed) returns what it
+    reported, unreported tests failed, instead of raising ClassroomError.
     """
     path, source = Path(path).resolve(), Path(source).resolve()
     if not path.is_dir():
@@ -63,34 +95,54 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900) -> dict[st
     if not (source / GRADING_DIR).is_dir():
         raise ClassroomError(f"{source / GRADING_DIR} not found: grading and checking need the instructor's "
                              "repository (a student release has no grading tests).")
+    targets = [str(source / GRADING_DIR)] if exercises is None else [str(source / e.test_file) for e in exercises]
     with tempfile.TemporaryDirectory(prefix="mtl-grade-") as tmp:
         report = Path(tmp) / "report.jsonl"
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}  # e.g. -x would stop early
         env |= {"MTL_GRADE_REPORT": str(report), "MTL_GRADE_EXPECT": str(path),
-               "PYTHONPATH": os.pathsep.join([str(path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+                "PYTHONPATH": os.pathsep.join([str(path), *filter(None, [os.environ.get("PYTHONPATH")])]),
+                **(extra_env or {})}
         # importlib mode: pytest must not put the instructor's folders (which hold their mtl_lib)
         # on sys.path; keep going past a module that does not import (it fails its own tests)
-        command = [sys.executable, "-m", "pytest", str(source / GRADING_DIR), "-q", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", *targets, "-q", "-p", "no:cacheprovider",
                    "--import-mode=importlib", "--continue-on-collection-errors",
                    "--rootdir", str(source), "-c", str(source / "pyproject.toml"), "-o", "addopts="]
+        ended = None
         try:
-            run = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ClassroomError(f"grading {path} took more than {timeout:.0f} s; an endless loop in "
-                                 "the student's code? (--timeout sets the limit)") from None
+            run = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True, timeout=timeout,
+                                 preexec_fn=_limits(memory_mb, timeout))
+            output, code = run.stdout + run.stderr, run.returncode
+            if code not in (0, 1):
+                ended = f"the grading process ended with exit code {code}"
+        except subprocess.TimeoutExpired as error:
+            output, code = f"{error.stdout or ''}{error.stderr or ''}", None
+            ended = f"grading stopped after the time limit of {timeout:.0f} s (an endless loop?)"
         lines = report.read_text().splitlines() if report.exists() else []
-    if run.returncode not in (0, 1) or not lines:
-        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-25:])
-        raise ClassroomError(f"the grading tests could not run on {path} (pytest exit code "
-                             f"{run.returncode}):\n{tail}")
+    if ended and not allow_crash:
+        if code is None:
+            raise ClassroomError(f"grading {path} took more than {timeout:.0f} s; an endless loop in "
+                                 "the student's code? (--timeout sets the limit)")
+        tail = "\n".join(str(output).strip().splitlines()[-25:])
+        raise ClassroomError(f"the grading tests could not run on {path} (pytest exit code {code}):\n{tail}")
+    if not lines and not allow_crash:
+        tail = "\n".join(str(output).strip().splitlines()[-25:])
+        raise ClassroomError(f"the grading tests could not run on {path} (pytest exit code {code}):\n{tail}")
     results: dict[str, dict] = {}
-    for line in lines:  # setup, call and teardown of one test: any failure fails it
+    for line in lines:  # collected, then setup, call and teardown of each test: any failure fails it
         record = json.loads(line)
-        result = results.setdefault(record["test"], {"outcome": "passed", "message": ""})
+        if record["phase"] == "collected":
+            results.setdefault(record["test"], {"outcome": "unreported", "message": "", "tail": ""})
+            continue
+        result = results.setdefault(record["test"], {"outcome": "passed", "message": "", "tail": ""})
+        if result["outcome"] == "unreported":
+            result["outcome"] = "passed"
         if record["outcome"] == "failed" and result["outcome"] != "failed":
-            result.update(outcome="failed", message=record["message"])
+            result.update(outcome="failed", message=record["message"], tail=record.get("tail", ""))
         elif record["outcome"] == "skipped" and result["outcome"] == "passed":
             result.update(outcome="skipped", message=record["message"])
+    for result in results.values():
+        if result["outcome"] == "unreported":
+            result.update(outcome="failed", message=f"did not run to the end: {ended or 'no result reported'}")
     return results
 
 
@@ -107,7 +159,8 @@ def score(results: dict[str, dict], points: dict[str, float]) -> dict:
         passed = sum(r["outcome"] == "passed" for r in tests.values())
         got = round(worth * passed / len(tests), 2) if tests else 0.0
         table[name] = {"tests": len(tests), "passed": passed, "points": got, "max_points": worth,
-                       "failures": {t: r["message"] for t, r in tests.items() if r["outcome"] != "passed"}}
+                       "failures": {t: r["message"] for t, r in tests.items() if r["outcome"] != "passed"},
+                       "results": tests}
     return {"exercises": table, "total": round(sum(e["points"] for e in table.values()), 2),
             "max_total": sum(points.values())}
 
@@ -127,8 +180,78 @@ def format_table(grades: dict) -> str:
     return "\n".join(rows)
 
 
-def grade(path: Path, source: Path, points_file: Path | None = None, timeout: float = 900) -> dict:
+def grade(path: Path, source: Path, points_file: Path | None = None, timeout: float = 900,
+          exercises: list | None = None, memory_mb: float | None = None) -> dict:
     """Grade the copy at ``path``: the score dict (also holding the path and the points used)."""
-    points = load_points(points_file)
-    grades = score(run_grading_tests(path, source, timeout), points)
-    return {"path": str(Path(path).resolve()), **grades}
+    points = load_points(points_file, exercises)
+    results = run_grading_tests(path, source, timeout, memory_mb, exercises)
+    return {"path": str(Path(path).resolve()), **score(results, points)}
+
+
+def is_copy(path: Path) -> bool:
+    """Whether ``path`` is the root of one copy of the course (it holds ``mtl_lib/__init__.py``)."""
+    return (Path(path) / "mtl_lib" / "__init__.py").is_file()
+
+
+def feedback(student: str, grades: dict, note: str = "") -> str:
+    """A student's feedback as Markdown: the total, then each exercise's tests, pass or fail, with the
+    last lines of each failure's error (the error lines only, not the hidden test's code)."""
+    lines = [f"# Feedback for {student}", "",
+             f"**Total: {grades['total']:g} / {grades['max_total']:g} points**", ""]
+    if note:
+        lines += [f"Note: {note}", ""]
+    for name, e in grades["exercises"].items():
+        lines += [f"## {name}: {e['points']:g} / {e['max_points']:g} points "
+                  f"({e['passed']} of {e['tests']} tests passed)", ""]
+        for test, result in e["results"].items():
+            label = test.split("::", 1)[-1]
+            if result["outcome"] == "passed":
+                lines.append(f"- pass `{label}`")
+                continue
+            lines.append(f"- **{result['outcome'].upper()}** `{label}`")
+            error = (result.get("tail") or result["message"] or "(no message)").strip()
+            lines += ["", "  ```", *[f"  {line}" for line in error.splitlines()[-12:]], "  ```", ""]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def grade_folder(submissions: Path, source: Path, out: Path, points_file: Path | None = None,
+                 timeout: float = 900, memory_mb: float | None = 8192, exercises: list | None = None,
+                 progress=print) -> dict:
+    """Grade every copy in ``submissions`` (one sub-folder per student, named after the student).
+
+    Writes ``out/gradebook.csv`` (student, one column per exercise, total, note), ``out/feedback/<student>.md``
+    and ``out/grades.json``; returns ``{student: grades}``. A sub-folder without ``mtl_lib`` gets a row of
+    zeros and a note, and so does a copy whose grading could not run.
+    """
+    submissions, out = Path(submissions).resolve(), Path(out).resolve()
+    points = load_points(points_file, exercises)
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+                      and p != out)
+    if not students:
+        raise ClassroomError(f"{submissions}: no student folders in it; put each student's copy of the course "
+                             "in its own sub-folder, named after the student.")
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    everything = {}
+    for student in students:
+        start, note = time.perf_counter(), ""
+        try:
+            if not is_copy(student):
+                raise ClassroomError(f"no mtl_lib package in {student.name}/ (expected "
+                                     f"{student.name}/mtl_lib/__init__.py): not a copy of the course")
+            results = run_grading_tests(student, source, timeout, memory_mb, exercises, allow_crash=True)
+            note = next((r["message"] for r in results.values() if r["message"].startswith("did not run")), "")
+        except ClassroomError as error:
+            results, note = {}, str(error).splitlines()[0]
+        grades = {"student": student.name, "note": note, **score(results, points)}
+        everything[student.name] = grades
+        (out / "feedback" / f"{student.name}.md").write_text(feedback(student.name, grades, note), encoding="utf-8")
+        progress(f"{student.name}: {grades['total']:g} / {grades['max_total']:g}"
+                 f"{' (' + note + ')' if note else ''} [{time.perf_counter() - start:.0f} s]")
+    with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *points, "total", "note"])
+        for name, g in everything.items():
+            writer.writerow([name, *(f"{g['exercises'][e]['points']:g}" for e in points), f"{g['total']:g}", g["note"]])
+    (out / "grades.json").write_text(json.dumps(everything, indent=2) + "\n", encoding="utf-8")
+    return everything

@@ -89,11 +89,23 @@ def find_blocks(text: str, where: str) -> list[Block]:
     return blocks
 
 
-def stub_text(text: str, where: str, message: Callable[[Block], str]) -> tuple[str, list[Block]]:
-    """``text`` with each block replaced by a stub raising ``NotImplementedError(message(block))``."""
+def stub_text(text: str, where: str, message: Callable[[Block], str],
+              stub_block: Callable[[Block], bool] | None = None) -> tuple[str, list[Block]]:
+    """``text`` with each block replaced by a stub raising ``NotImplementedError(message(block))``.
+
+    Blocks for which ``stub_block`` says False keep their code and lose only the marker and hint
+    lines (a release of one assignment gives the others' reference code). Returns the stubbed blocks.
+    """
     blocks = find_blocks(text, where)
     lines = text.splitlines(keepends=True)
-    for block in reversed(blocks):  # from the end, so earlier line numbers stay right
+    kept = [b for b in blocks if stub_block is not None and not stub_block(b)]
+    blocks = [b for b in blocks if b not in kept]
+    for block in sorted(blocks + kept, key=lambda b: b.start, reverse=True):  # from the end: line numbers stay right
+        if block in kept:
+            body = lines[block.start:block.end - 1]
+            hints = next((i for i, line in enumerate(body) if not line.strip().startswith(HINT)), len(body))
+            lines[block.start - 1:block.end] = body[hints:]
+            continue
         stub = [f"{block.indent}# YOUR CODE HERE\n", *_raise_lines(block.indent, message(block))]
         if block.end == len(lines) and not lines[-1].endswith("\n"):
             stub[-1] = stub[-1].rstrip("\n")  # keep a missing final newline missing (notebook cells)
@@ -144,9 +156,10 @@ def cell_text(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def stub_notebook(notebook: dict, name: str, keep_checked_outputs: bool = True) -> tuple[dict, int]:
+def stub_notebook(notebook: dict, name: str, keep_checked_outputs: bool = True,
+                  stub_block: Callable[[Block], bool] | None = None) -> tuple[dict, int]:
     """A student copy of a notebook (as JSON): solution blocks stubbed, execution counts and
-    outputs cleared. Outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` stay (they are what nbval
+    outputs cleared (``stub_block`` as in ``stub_text``). Outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` stay (they are what nbval
     compares against; without them the release's ``pytest`` could never pass). Returns the
     notebook and its number of stubbed blocks."""
     notebook, count = copy.deepcopy(notebook), 0
@@ -156,9 +169,9 @@ def stub_notebook(notebook: dict, name: str, keep_checked_outputs: bool = True) 
         if cell.get("cell_type") != "code":
             continue
         text = cell_text(cell)
-        stubbed, blocks = stub_text(text, f"{name} cell {i}", message)
+        stubbed, blocks = stub_text(text, f"{name} cell {i}", message, stub_block)
         count += len(blocks)
-        if blocks:
+        if stubbed != text:
             cell["source"] = stubbed.splitlines(keepends=True)
         cell["execution_count"] = None
         if blocks or not (keep_checked_outputs and "NBVAL_CHECK_OUTPUT" in text):
