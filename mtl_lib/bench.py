@@ -15,7 +15,11 @@ and absolute figures (also written as JSON with ``--json FILE``):
 * ``multitask``  - one summed-loss step (a batch of every task): tokens/s and
   peak memory; PCGrad and SMART steps as ratios to it on the same batches;
 * ``frozen``     - the frozen baseline's 10 epochs with cached features vs
-  re-encoding every epoch (encoding time measured once, on a subset).
+  re-encoding every epoch (encoding time measured once, on a subset);
+* ``colab``      - the summed step of a bert-base-shaped minBERT (random weights: the same
+  arithmetic as bert-base-uncased, nothing to download) next to the laptop model's step on
+  the same real batches, its matmul FLOPs, and the T4 step cost that ``mtl_lib.budgets``
+  derives for the colab scale's time table (estimated, not measured: see ``budgets.T4_DERIVATION``).
 
 ``--profile`` prints where a minBERT training step spends its time
 (``torch.profiler``). ``transformers`` and ``sentence-transformers`` are
@@ -56,7 +60,7 @@ SIZES = {  # batch, max_length, repeats (multi-task steps: fewer, they are slow)
     "default": dict(batch_size=32, max_length=128, repeats=5, multitask_repeats=3, sentences=None, frozen_rows=512),
     "smoke": dict(batch_size=2, max_length=16, repeats=1, multitask_repeats=1, sentences=16, frozen_rows=16),
 }
-SECTIONS = ("train_step", "inference", "flops", "multitask", "frozen")
+SECTIONS = ("train_step", "inference", "flops", "multitask", "frozen", "colab")
 
 
 def interleaved(fns: dict, rounds: int, device: torch.device, warmup: int = 1) -> dict[str, float]:
@@ -245,6 +249,45 @@ def frozen_baseline(rows: int, device, data_dir=None, epochs: int = 10) -> dict:
     return {"cached_seconds": cached, "reencoding_seconds": reencoding, **metrics}
 
 
+# --- bert-base on this machine, and the T4 step it implies ---------------------------------------
+def padded_tokens(batches: dict) -> int:
+    """Tokens the encoder processes for one step's batches, padding included."""
+    return sum(int(b[0]["input_ids"].numel()) for b in batches.values())
+
+
+def colab_step(batch_size: int = 8, repeats: int = 2, device="cpu", data_dir=None) -> dict:
+    """Seconds of one summed step (``batch_size`` rows per task) of a bert-base-shaped minBERT and of the
+    laptop model (all-MiniLM-L6-v2) on the same real batches; matmul FLOPs per step; padded tokens of a
+    32-row step (what ``budgets.STEP_TOKENS`` rests on)."""
+    from . import budgets
+    from .bert import BertConfig
+
+    device = torch.device(device)
+    tok = load_tokenizer()  # MiniLM's vocabulary is bert-base-uncased's
+    batches = fixed_batches(tok, batch_size, 128, repeats + 1, data_dir)
+    tokens32 = statistics.mean(padded_tokens(b) for b in fixed_batches(tok, 32, 128, 4, data_dir))
+    head = HeadConfig(pair_features="rich", sts_head="cosine")
+    torch.manual_seed(0)
+    models = {"bert-base (random)": MultitaskBert(BertModel(BertConfig()), head),
+              "all-MiniLM-L6-v2": MultitaskBert.from_pretrained(head)}
+    cfg = TrainConfig(batch_size=batch_size, max_length=128)
+    trainers = {name: Trainer(m, tok, {}, {}, cfg, device=device, progress=False) for name, m in models.items()}
+    for t in trainers.values():
+        t.model.train()
+    fns = {name: (lambda r, t=t: t.update(t.losses(batches[r]))) for name, t in trainers.items()}
+    seconds = interleaved(fns, repeats, device)
+    tokens = statistics.mean(padded_tokens(b) for b in batches[1:])
+    params = {name: sum(p.numel() for n, p in m.encoder.named_parameters()
+                        if p.ndim == 2 and not n.startswith("embeddings")) for name, m in models.items()}
+    flops = {name: 6 * params[name] * tokens for name in models}
+    return {"batch_size": batch_size, "padded_tokens": tokens, "padded_tokens_at_32": tokens32,
+            "seconds": seconds, "matmul_params": params, "step_matmul_flops": flops,
+            "achieved_gflops": {n: flops[n] / seconds[n] / 1e9 for n in models},
+            "bert_base_over_minilm": seconds["bert-base (random)"] / seconds["all-MiniLM-L6-v2"],
+            "t4_step_seconds_at_32_derived": budgets.step_seconds(),
+            "t4_derivation": budgets.T4_DERIVATION}
+
+
 # --- the table -----------------------------------------------------------------------------
 def row(figure, ours, unit, reference=None, ratio=None, goal=None, met=None) -> dict:
     return {"figure": figure, "ours": ours, "unit": unit, "compared with": reference, "ratio": ratio,
@@ -314,6 +357,18 @@ def run(size: str = "default", device: str = "cpu", sections=SECTIONS, data_dir=
         warm = frozen["reencoding_seconds"] / frozen["train_seconds"]
         rows.append(row("  the same, features from the disk cache (a second run)", frozen["train_seconds"], "s",
                         "re-encoding every epoch", warm, ">= 10x faster", warm >= 10))
+    if "colab" in sections:
+        say("colab: a bert-base-shaped summed step vs the laptop model's ...")
+        c = colab_step(2 if size == "smoke" else 8, 1 if size == "smoke" else 2, device, data_dir)
+        extra["colab"] = c
+        base, mini = c["seconds"]["bert-base (random)"], c["seconds"]["all-MiniLM-L6-v2"]
+        rows.append(row(f"bert-base-shaped summed step, {c['batch_size']} per task ({c['padded_tokens']:.0f} tokens)",
+                        base, "s", f"all-MiniLM-L6-v2 {mini:.3f} s", base / mini))
+        rows.append(row("  its matmul GFLOP/s (6 x encoder matmul weights x padded tokens)",
+                        c["achieved_gflops"]["bert-base (random)"], "GFLOP/s",
+                        f"MiniLM {c['achieved_gflops']['all-MiniLM-L6-v2']:.1f} GFLOP/s"))
+        rows.append(row(f"  T4 summed step, 32 per task ({c['padded_tokens_at_32']:.0f} tokens here), DERIVED",
+                        c["t4_step_seconds_at_32_derived"], "s", "budgets.T4 (assumed 8 TFLOP/s), not measured"))
     return {"rows": rows, "device": str(device), "size": size, "threads": torch.get_num_threads(),
             "torch": torch.__version__, **extra}
 

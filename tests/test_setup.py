@@ -17,7 +17,7 @@ def test_scale_switch(monkeypatch):
     assert get_scale().name == "laptop"
     assert get_scale("smoke") is SCALES["smoke"]
     monkeypatch.setenv("MTL_SCALE", "huge")
-    with pytest.raises(ValueError, match="MTL_SCALE.*smoke, laptop, full"):
+    with pytest.raises(ValueError, match="MTL_SCALE.*smoke, laptop, colab, full"):
         get_scale()
 
 

@@ -1,0 +1,149 @@
+"""How long each notebook takes, per scale and device, and the training budget behind each figure.
+
+Three kinds of figure, always labelled as such:
+
+* ``measured`` - the laptop times: each notebook run whole at ``laptop`` scale on the
+  development machine's 2-core CPU (the "**Time:**" line of the notebook's first cell);
+* ``derived`` - the T4 times at ``colab`` scale: a count of the training and scoring work
+  each notebook does at that scale (``NOTEBOOK_WORK``), in optimizer steps of the summed
+  loss with 32 rows per task and in sentences encoded, times the cost of one such step of
+  bert-base on a T4 (``T4``), which is itself derived, not measured: see ``T4_DERIVATION``;
+* a GPU figure measured on a lent machine, when there is one (``MEASURED_GPU``).
+
+``python -m mtl_lib bench --only colab`` measures, on the machine at hand, the step of a
+bert-base-shaped minBERT (random weights: the same arithmetic as the real ones) next to the
+laptop model's step on the same batches, and prints the T4 estimate the derivation gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- the cost model -------------------------------------------------------------------------------
+# Real (non-padding) token counts of one summed step with 32 rows per task, measured on the training
+# files with dynamic padding (``bench --only colab`` prints them): padded tokens per step.
+STEP_TOKENS = 6_900  # padded tokens in one summed step, 32 rows per task (SST 32 + Quora 64 + STS 64 sentences)
+SENTENCE_TOKENS = 30  # padded tokens per sentence when scoring (length-sorted batches pad little)
+BERT_BASE_MATMUL_PARAMS = 85e6  # encoder weights that take part in matmuls (12 x 7.1 M); embeddings do not
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """How fast a GPU runs a whole bert-base training step: effective matmul FLOP/s over the step."""
+
+    name: str
+    train_flops: float  # FLOP/s over a whole training step (forward + backward + AdamW), autocast on
+    eval_flops: float  # FLOP/s over scoring (forward only, inference mode)
+    overhead_s: float  # per notebook: installing, downloading bert-base (440 MB) and the data
+
+
+T4 = GpuModel("T4 (fp16 autocast)", train_flops=8e12, eval_flops=10e12, overhead_s=150)
+
+T4_DERIVATION = (
+    "T4 figures are derived, not measured. One summed step (32 rows per task, ~6,900 padded tokens) costs "
+    "6 x 85 M x 6,900 = 3.5 TFLOP of matmuls for bert-base (forward 2, backward 4 FLOP per weight and token; "
+    "the CPU benchmark checks this count against its own measured step). A T4 peaks at 65 TFLOP/s in fp16 on "
+    "tensor cores but is capped at 70 W; a whole training step (attention, dropout, LayerNorm, GELU, casts, AdamW "
+    "on 110 M weights) reaches a fraction of that. We assume 8 TFLOP/s over the whole step, which matches the "
+    "100-130 sequences of 128 tokens per second that BERT-base fine-tuning with mixed precision is commonly "
+    "reported to reach on a T4, and 10 TFLOP/s for scoring: 0.44 s per summed step, ~1,100 sentences/s scored. "
+    "Each notebook also gets 150 s for installing the course and downloading bert-base and the data."
+)
+
+
+def step_flops(tokens: int = STEP_TOKENS, params: float = BERT_BASE_MATMUL_PARAMS) -> float:
+    """Matmul FLOPs of one training step: 2 (forward) + 4 (backward) per weight and token."""
+    return 6 * params * tokens
+
+
+def step_seconds(gpu: GpuModel = T4) -> float:
+    """Seconds of one summed step of bert-base with 32 rows per task on ``gpu``."""
+    return step_flops() / gpu.train_flops
+
+
+def sentences_per_second(gpu: GpuModel = T4) -> float:
+    """Sentences scored per second (forward only) by bert-base on ``gpu``."""
+    return gpu.eval_flops / (2 * BERT_BASE_MATMUL_PARAMS * SENTENCE_TOKENS)
+
+
+# --- what each notebook does at colab scale ----------------------------------------------------------
+@dataclass(frozen=True)
+class Work:
+    """A notebook's training and scoring at one scale: steps are summed steps of 32 rows per task
+    (a SMART step counts 2, a single-task step 1/3); sentences are those encoded without gradients."""
+
+    steps: float
+    sentences: int
+    note: str
+
+
+# The colab budgets (the Scale each notebook's setup cell gets, ``setup.COLAB_BUDGETS``) and the work they
+# imply, counted from each notebook's training cells at that budget.
+NOTEBOOK_WORK = {
+    "00": Work(0, 0, "data tour; no model training"),
+    "01": Work(0, 3_000, "attention maps and timings on up to 400 SST dev sentences"),
+    "02": Work(0, 12_000, "parity with transformers, timings, 3 poolings x 1,000 STS pairs"),
+    "03": Work(0, 40_000, "frozen encoder: 2,000 training + 1,000 dev rows per task encoded once (pairs: 2 "
+                          "sentences), one epoch re-encoded for the timing; heads on cached features"),
+    "04": Work(7 * 32, 52_000, "6 sequential orders (3 phases of 32 one-task steps = 32 summed steps) + summed "
+                               "(32 steps), 1,024 rows per task, 1 epoch; every phase scored on 500 dev rows per "
+                               "task (19 x 2,500 sentences), and the frozen-encoder probe"),
+    "05": Work(2 * 63, 12_000, "linear vs cosine STS head: 2 summed runs of 63 steps (2,000 rows per task)"),
+    "06": Work(2 * 47 * 1.05, 12_000, "summed vs + PCGrad: 2 runs of 47 steps (1,500 rows per task)"),
+    "07": Work((2 * 1 + 3 * 2) * 3 * 8, 16_000, "5 variants (3 with SMART, cost x2) of 3 epochs x 8 steps "
+                                               "(256 rows per task)"),
+    "08": Work(0, 0, "sweep, SMART modes and final model: read from the shipped colab tables when they "
+                     "exist, else run at the colab sweep budget (see SWEEP_WORK)"),
+}
+
+# Notebook 08 at colab scale, with the budgets below (the sweep's per-run budget for ``sweep.SWEEP_BUDGETS``
+# and the SMART-mode runs' options): 36 sweep runs (all with SMART: x2) of 8 steps, each scoring 500 training
+# and 200 dev rows per task (4,500 sentences with the final scoring); the SMART modes (none / same / independent
+# masks: 1 + 2 + 2) of 16 steps without test predictions; the final model, 63 steps, scored on 1,000 dev rows
+# per task and predicting the official test files (SST 2,210 + Quora 40,431 pairs + STS 1,725 pairs).
+SWEEP_BUDGET_COLAB = {"max_examples": 256, "dev_examples": 200, "epochs": 1}
+MODES_BUDGET_COLAB = ["--max-examples", "512", "--dev-examples", "500", "--epochs", "1", "--no-test-predictions"]
+SWEEP_WORK = Work(36 * 8 * 2 + 16 * 5 + 63, 36 * 4_500 + 3 * 7_500 + 12_500 + 86_500,
+                  "36-run sweep of 8 steps, 3 SMART-mode runs of 16 steps, final model of 63 steps + test files")
+NOTEBOOK_WORK["08"] = SWEEP_WORK
+
+# The laptop times measured on the development machine (a 2-core CPU): minutes for the whole notebook,
+# as stated in each notebook's first cell ("**Time:**"). None where a notebook states none yet.
+LAPTOP_MINUTES = {"00": 0.5, "01": 1.0, "02": 1.5, "03": 1.0, "04": 7.4, "05": 3.0, "06": 12.0, "07": 53.0,
+                  "08": 71.0}
+
+# The most time a notebook may take at colab scale on a T4, and what the budgets are checked against.
+COLAB_LIMIT_MINUTES = 15.0
+
+
+def derived_minutes(notebook: str, gpu: GpuModel = T4) -> float:
+    """Minutes for ``notebook`` at colab scale on ``gpu``: its work priced by the cost model, plus set-up."""
+    work = NOTEBOOK_WORK[notebook]
+    return (work.steps * step_seconds(gpu) + work.sentences / sentences_per_second(gpu) + gpu.overhead_s) / 60
+
+
+def step_bound(notebook: str, gpu: GpuModel = T4, limit_minutes: float = COLAB_LIMIT_MINUTES) -> float:
+    """The most summed steps ``notebook`` could train within ``limit_minutes`` on ``gpu``, after its scoring
+    and set-up: the bound its colab time estimate rests on."""
+    work = NOTEBOOK_WORK[notebook]
+    left = 60 * limit_minutes - work.sentences / sentences_per_second(gpu) - gpu.overhead_s
+    return left / step_seconds(gpu)
+
+
+def expected_time(notebook: str | None, scale: str, device_type: str) -> str:
+    """One line for the setup cell: how long this notebook takes at this scale on this device, and how we know."""
+    if notebook is None or notebook not in NOTEBOOK_WORK:
+        return ""
+    if scale == "smoke":
+        return "expected time: seconds (smoke scale, for CI)"
+    if scale == "laptop":
+        minutes = LAPTOP_MINUTES.get(notebook)
+        where = "measured on a 2-core CPU" if device_type == "cpu" else "measured on a 2-core CPU; less on a GPU"
+        return f"expected time: about {minutes:g} min at laptop scale ({where})"
+    if scale == "colab":
+        minutes = derived_minutes(notebook)
+        if device_type != "cuda":
+            return (f"expected time: about {minutes:.0f} min on a T4 GPU (derived); on a CPU the colab scale "
+                    "(bert-base) takes hours: use MTL_SCALE=laptop")
+        return f"expected time: about {minutes:.0f} min on a T4 (derived from the step cost; less on faster GPUs)"
+    return "expected time: hours (full scale: all the data, the paper's 10 epochs); not budgeted"
