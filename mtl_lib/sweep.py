@@ -64,7 +64,7 @@ DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], 
 #: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes).
 #: Laptop: 7 steps a run (200 rows per task, batches of 32); measured 63-85 s a run with both cores
 #: of a 2-core CPU (training, scoring 200 train and 200 dev rows per task, loading): the 36-run
-#: grid took 55 minutes of training, 59 of wall time (docs/results/sweep-laptop.md).
+#: grid took 55 minutes of training, 59 of wall time (mtl_lib/results/sweep-laptop.md).
 #: Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows per task, so that the
 #: grid is an afternoon's Colab session rather than days; not yet timed.
 SWEEP_BUDGETS = {"laptop": {"max_examples": 200, "dev_examples": 200, "epochs": 1},
@@ -251,7 +251,7 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """A results table as a Markdown table: how a measured sweep is kept in ``docs/results/``."""
+    """A results table as a Markdown table: how a measured sweep is kept in ``mtl_lib/results/``."""
     def cell(value) -> str:
         return "" if pd.isna(value) else (f"{value:.6g}" if isinstance(value, float) else str(value)).replace("|", "/")
     lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]

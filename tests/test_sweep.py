@@ -167,7 +167,7 @@ def test_sweep_rejects_baseline(tmp_path):
 
 
 def test_markdown_results_table_round_trips(tmp_path):
-    """The committed sweep measurements are Markdown (docs/results/); reading one back gives the table."""
+    """The committed sweep measurements are Markdown (mtl_lib/results/); reading one back gives the table."""
     table = pd.DataFrame({"run": ["lr1e-03_lam1_drop0.1", "lr1e-04_lam1_drop0.1"], "lr": [1e-3, 1e-4],
                           "overall": [0.5769, np.nan], "status": ["collapsed", "nonfinite"],
                           "reason": ["every SST dev prediction is class 1 (200 rows)", "loss | nan at step 3"]})
