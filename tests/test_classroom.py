@@ -1,11 +1,15 @@
 """The classroom tool: stubbing, the student release, and grading it.
 
-The expensive part (one release, one notebook run, one wheel, two grading
-runs) is shared through module-scoped fixtures; ``python -m mtl_lib.classroom
-check`` (run by CI) covers the per-exercise proofs.
+The expensive parts (releases, notebook runs, a wheel, grading runs, one full
+``check`` on a copy of the course with the old leaks put back) are shared
+through module-scoped fixtures; ``python -m mtl_lib.classroom check`` (run by
+CI) covers the per-exercise proofs on the course itself.
 """
 
+import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mtl_lib.classroom import EXERCISES, ClassroomError
-from mtl_lib.classroom.grade import grade, load_points
-from mtl_lib.classroom.release import course_files, make_release
+from mtl_lib.classroom import ASSIGNMENTS, EXERCISES, ClassroomError, assignment_box, load_table
+from mtl_lib.classroom.check import run_check
+from mtl_lib.classroom.grade import _limits, grade, grade_folder, load_points
+from mtl_lib.classroom.release import course_files, make_release, retarget
 from mtl_lib.classroom.stubs import find_blocks, stub_notebook, stub_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,8 +146,16 @@ def release(tmp_path_factory):
 
 def test_release_contents(release):
     assert not (release / "tests" / "grading").exists() and not (release / "tests" / "test_classroom.py").exists()
-    assert (release / "README.md").read_bytes() == (REPO / "README.md").read_bytes()
+    assert not (release / "docs" / "instructors.md").exists()
+    readme = (release / "README.md").read_text()
+    assert "## For instructors" in (REPO / "README.md").read_text() and "## For instructors" not in readme
+    assert "(docs/instructors.md)" not in readme and "(#for-instructors)" not in readme
+    assert "## Set up and test" in readme  # the rest of the README stays
+    assert "python -m mtl_lib.classroom check" not in (release / ".ci" / "run").read_text()  # no grading tests there
     assert (release / "pyproject.toml").read_bytes() == (REPO / "pyproject.toml").read_bytes()
+    autograding = json.loads((release / ".github" / "classroom" / "autograding.json").read_text())
+    assert [(t["run"], t["points"]) for t in autograding["tests"]] == [
+        (f"python -m mtl_lib.classroom test {e.name}", e.points) for e in EXERCISES]
     for e in EXERCISES:
         assert f"Exercise '{e.name}'" in (release / e.file).read_text()
     notebook = json.loads((release / "notebooks" / "01_attention.ipynb").read_text())
@@ -190,3 +203,275 @@ def test_grade_gives_zero_to_stubs_and_full_points_to_the_reference(release, tmp
 
     reference = grade(REPO, REPO)
     assert reference["total"] == reference["max_total"] == sum(e.points for e in EXERCISES)
+
+
+# --- the assignment table ----------------------------------------------------------------------
+
+def test_table_groups_every_exercise_once():
+    assert [a.number for a in ASSIGNMENTS] == [1, 2, 3, 4]
+    assert [e.name for a in ASSIGNMENTS for e in a.exercises] == [e.name for e in EXERCISES]
+    assert sum(e.points for e in EXERCISES) == 13
+    for e in EXERCISES:
+        assert (REPO / e.file).is_file() and (REPO / "notebooks" / f"{e.notebook}.ipynb").is_file()
+        assert (REPO / e.test_file).is_file()
+
+
+@pytest.mark.parametrize("body, words", [
+    ("[[assignment]]\nnumber = 2\n", "'number' must be 1"),
+    ("[[assignment]]\nnumber = 1\n", "no \\[\\[assignment.exercise\\]\\]"),
+    ('[[assignment]]\nnumber = 1\n[[assignment.exercise]]\nname = "a"\n', "needs exactly name, file"),
+    ("[[assignment\n", "cannot read"),
+])
+def test_bad_table_is_a_clear_error(tmp_path, body, words):
+    table = tmp_path / "assignments.toml"
+    table.write_text(body)
+    with pytest.raises(ClassroomError, match=f"assignments.toml.*{words}"):
+        load_table(table)
+
+
+def test_notebooks_open_with_their_assignment_box():
+    """The box in each notebook with exercises is the one the table generates (and only those have one)."""
+    owners = {nb: a for a in ASSIGNMENTS for nb in a.notebooks}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        boxes = [i for i, c in enumerate(cells) if c.get("id") == "assignment-box"]
+        if path.stem in owners:
+            assert boxes == [1], path.name
+            assert "".join(cells[1]["source"]) == assignment_box(owners[path.stem]), (
+                f"{path.name}: the Assignment box differs from the table; regenerate it with assignment_box()")
+        else:
+            assert boxes == [], path.name
+
+
+# --- releases: one assignment, students' repositories ---------------------------------------------
+
+def test_release_of_one_assignment_stubs_it_and_the_later_ones(tmp_path):
+    out = tmp_path / "a2"
+    done = make_release(REPO, out, assignment=2)
+    assert done["exercises"] == ["encoder_layer", "pooling", "cosine_sts_head", "pcgrad", "symmetric_kl",
+                                 "smart_regularizer"]
+    assert "NotImplementedError" not in (out / "mtl_lib/attention.py").read_text()  # assignment 1 is given
+    assert "BEGIN SOLUTION" not in (out / "mtl_lib/attention.py").read_text()
+    assert "Exercise 'encoder_layer'" in (out / "mtl_lib/bert.py").read_text()
+    assert "Exercise 'smart_regularizer'" in (out / "mtl_lib/smart.py").read_text()  # later: not handed out
+    nb01 = "".join("".join(c["source"]) for c in json.loads((out / "notebooks/01_attention.ipynb").read_text())["cells"])
+    assert "NotImplementedError" not in nb01 and "not part of this release" in nb01
+    nb02 = (out / "notebooks/02_minbert.ipynb").read_text()
+    assert "exercise 'encoder_layer_by_hand'" in nb02 and "exercise 'mean_pool'" in nb02
+    autograding = json.loads((out / ".github/classroom/autograding.json").read_text())
+    assert [t["points"] for t in autograding["tests"]] == [2, 1]  # only what is due now
+
+    kept = make_release(REPO, tmp_path / "a2-keep", assignment=2, keep_later=True)
+    assert kept["exercises"] == ["encoder_layer", "pooling"]
+    assert "NotImplementedError" not in (tmp_path / "a2-keep/mtl_lib/smart.py").read_text()
+    with pytest.raises(ClassroomError, match="--assignment 9: no such assignment"):
+        make_release(REPO, tmp_path / "a9", assignment=9)
+
+
+def test_retarget_badges_and_install_lines():
+    old = "mtl-minbert/mtl-minbert"
+    badge = f"https://colab.research.google.com/github/{old}/blob/main/notebooks/01_attention.ipynb"
+    install = f'%pip install -q "mtl-minbert @ git+https://github.com/{old}"'
+    pinned = f'%pip install -q "mtl-minbert @ git+https://github.com/{old}@v0.1.0"'
+    assert retarget(badge, old, "uni/minbert-25", "week3") == (
+        "https://colab.research.google.com/github/uni/minbert-25/blob/week3/notebooks/01_attention.ipynb")
+    assert retarget(install, old, "uni/minbert-25", "week3") == (
+        '%pip install -q "mtl-minbert @ git+https://github.com/uni/minbert-25@week3"')
+    assert retarget(pinned, old, "uni/minbert-25", None) == (
+        '%pip install -q "mtl-minbert @ git+https://github.com/uni/minbert-25"')
+    assert retarget(f"see https://github.com/{old}.", old, "uni/x", None) == "see https://github.com/uni/x."
+    assert retarget(f"github.com/{old}-fork", old, "uni/x", None) == f"github.com/{old}-fork"  # another repo
+
+
+def test_release_for_a_students_repository(tmp_path):
+    from mtl_lib.setup import GITHUB_REPO
+
+    out = tmp_path / "students"
+    make_release(REPO, out, assignment=3, repo="uni/minbert-25", ref="main")
+    for path in (out / "notebooks").glob("*.ipynb"):
+        text = path.read_text()
+        assert GITHUB_REPO not in text, path.name
+        assert "colab.research.google.com/github/uni/minbert-25/blob/main/notebooks/" in text
+        assert "git+https://github.com/uni/minbert-25@main" in text
+    assert 'GITHUB_REPO = "uni/minbert-25"' in (out / "mtl_lib/setup.py").read_text()
+    with pytest.raises(ClassroomError, match="--repo 'not a repo'"):
+        make_release(REPO, tmp_path / "bad", repo="not a repo")
+    with pytest.raises(ClassroomError, match="--ref .*together with --repo"):
+        make_release(REPO, tmp_path / "bad2", ref="main")
+
+
+@pytest.fixture(scope="module")
+def clean_clone(tmp_path_factory):
+    """A clone of the committed course: what an instructor releases from."""
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    clone = tmp_path_factory.mktemp("clone") / "course"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    return clone
+
+
+def _execute(path: Path, env_path: Path):
+    """Run a release notebook at smoke scale with ``env_path`` first on the import path; (notebook, error)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        return notebook, error
+    return notebook, None
+
+
+def test_assignment_release_from_a_clean_clone_installs_and_runs(clean_clone, tmp_path, monkeypatch):
+    """Assignment 2's release: installs with the README's command (into a folder of its own, the
+    dependencies being there already); notebook 01 (assignment 1, given) runs through at smoke scale;
+    notebook 02 stops at its first unsolved exercise with a NotImplementedError that names it."""
+    out = tmp_path / "release"
+    subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "--source", str(clean_clone), "release",
+                    "--out", str(out), "--assignment", "2"], check=True, capture_output=True)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), ".[dev]"], check=True, capture_output=True, cwd=out)
+    assert "NotImplementedError" in (site / "mtl_lib" / "bert.py").read_text()
+    assert (site / "mtl_lib" / "classroom" / "assignments.toml").is_file()  # package data
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("MTL_SCALE", "smoke")
+    _, error = _execute(out / "notebooks" / "01_attention.ipynb", site)
+    assert error is None, str(error)[-2000:]
+    notebook, error = _execute(out / "notebooks" / "02_minbert.ipynb", site)
+    assert error is not None and "NotImplementedError" in str(error)
+    assert "exercise 'encoder_layer_by_hand' of notebook 02_minbert" in str(error)
+    ran = [c for c in notebook.cells if c.cell_type == "code" and c.get("execution_count")]
+    assert "encoder_layer_by_hand(" in ran[-1].source  # it stopped where the stub is called
+
+
+# --- students' checks ---------------------------------------------------------------------------
+
+def test_public_checks_pass_on_the_reference_and_say_todo_on_stubs(release):
+    ok = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "test", "pooling", "pcgrad"],
+                        capture_output=True, text=True, cwd=REPO)
+    assert ok.returncode == 0 and "3/3 passed" in ok.stdout and "2/2 passed" in ok.stdout
+    env = {**os.environ, "PYTHONPATH": str(release)}
+    todo = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "test", "pooling", "multi_head_attention"],
+                          capture_output=True, text=True, cwd=release, env=env)
+    assert todo.returncode == 1, todo.stderr
+    assert "todo 'mean' averages" in todo.stdout and "0/3 passed" in todo.stdout
+    assert "needs exercise 'scaled_dot_product_attention' first" in todo.stdout  # another exercise's stub
+    unknown = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "test", "poolin"], capture_output=True,
+                             text=True)
+    assert unknown.returncode == 2 and "no exercise named 'poolin'" in unknown.stderr
+
+
+def test_public_checks_report_a_wrong_answer(monkeypatch, capsys):
+    from mtl_lib import encode
+    from mtl_lib.classroom import check_exercise
+
+    monkeypatch.setattr(encode, "pool", lambda outputs, mask, how="mean": outputs["last_hidden_state"].sum(1))
+    result = check_exercise("pooling")
+    assert not result.passed
+    assert [status for _, status, _ in result.rows] == ["FAIL", "FAIL", "FAIL"]
+    assert "mean pooling: got" in capsys.readouterr().out
+
+
+# --- leaks --------------------------------------------------------------------------------------
+
+def _put_back_the_old_leaks(course: Path) -> None:
+    """Undo the fixes of issue 16 in a copy: notebook 02's encoder_layer_by_hand and mean_pool without
+    solution markers, notebook 05's text printing the cosine head's line."""
+    def edit(name, change):
+        path = course / "notebooks" / name
+        notebook = json.loads(path.read_text())
+        for cell in notebook["cells"]:
+            cell["source"] = change(cell.get("id"), "".join(cell["source"]))
+        path.write_text(json.dumps(notebook))
+
+    def unmark(cid, text):
+        if cid not in ("32a9fce3", "8302c919"):
+            return text
+        return "".join(line for line in text.splitlines(keepends=True) if not line.strip().startswith("###"))
+
+    edit("02_minbert.ipynb", unmark)
+    edit("05_cosine_sts.ipynb", lambda cid, text: text.replace(
+        "it is the cosine branch of `MultitaskBert.head`, this notebook's exercise.",
+        "this is one line, `STS_MAX * F.cosine_similarity(u, v, dim=-1)`."))
+
+
+def test_check_fails_when_the_old_leaks_are_put_back(tmp_path):
+    course = tmp_path / "course"
+    for rel in course_files(REPO):
+        (course / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, course / rel)
+    _put_back_the_old_leaks(course)
+    ok, report = run_check(course)
+    assert not ok and report.endswith("check FAILED")
+    leaks = [line for line in report.splitlines() if line.startswith("FAIL LEAK")]
+    assert any("02_minbert.ipynb: encoder_layer_by_hand passes" in line and "'encoder_layer'" in line
+               for line in leaks), report
+    assert any("02_minbert.ipynb: mean_pool passes" in line and "'pooling'" in line for line in leaks), report
+    assert any("05_cosine_sts.ipynb: shows the solution of exercise 'cosine_sts_head'" in line
+               for line in leaks), report
+    rows = {line.split()[0]: line.split()[-1] for line in report.splitlines()[1:9]}
+    assert rows["encoder_layer"] == rows["pooling"] == rows["cosine_sts_head"] == "FAIL"
+    assert rows["pcgrad"] == "pass"
+
+
+# --- batch grading ------------------------------------------------------------------------------
+
+def test_limits_cap_the_memory_of_the_child():
+    grab = [sys.executable, "-c", "bytearray(600 * 2 ** 20)"]
+    assert subprocess.run(grab, capture_output=True).returncode == 0
+    capped = subprocess.run(grab, capture_output=True, text=True, preexec_fn=_limits(256, 30))
+    assert capped.returncode != 0 and "MemoryError" in capped.stderr
+
+
+@pytest.fixture(scope="module")
+def submissions(release, tmp_path_factory):
+    """Three synthetic students (the reference, the stubs, half solved) and a folder that is no copy."""
+    root = tmp_path_factory.mktemp("submissions")
+    shutil.copytree(REPO / "mtl_lib", root / "ada" / "mtl_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(release / "mtl_lib", root / "bob" / "mtl_lib")
+    shutil.copytree(release / "mtl_lib", root / "cyd" / "mtl_lib")
+    for solved in ("attention.py", "encode.py"):  # cyd solved assignment 1 and pooling: 5 of 13 points
+        shutil.copy2(REPO / "mtl_lib" / solved, root / "cyd" / "mtl_lib" / solved)
+    (root / "dee").mkdir()
+    (root / "dee" / "notes.txt").write_text("I forgot to push")
+    return root
+
+
+def test_batch_grading_writes_the_gradebook_and_feedback(submissions, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "grade", str(submissions),
+                             "--out", str(tmp_path / "grades")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "grades" / "gradebook.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["student", *(e.name for e in EXERCISES), "total", "note"]
+    table = {r["student"]: r for r in rows}
+    assert [table[s]["total"] for s in ("ada", "bob", "cyd", "dee")] == ["13", "0", "5", "0"]
+    assert [table["cyd"][e.name] for e in EXERCISES] == ["2", "2", "0", "1", "0", "0", "0", "0"]
+    assert "no mtl_lib package in dee/" in table["dee"]["note"] and table["ada"]["note"] == ""
+
+    cyd = (tmp_path / "grades" / "feedback" / "cyd.md").read_text()
+    assert cyd.startswith("# Feedback for cyd\n\n**Total: 5 / 13 points**")
+    assert "## pooling: 1 / 1 points (5 of 5 tests passed)" in cyd
+    assert "- pass `test_cls_is_the_first_token`" in cyd
+    assert "- **FAILED** `test_hand_worked_pairs`" in cyd
+    assert "NotImplementedError: Exercise 'cosine_sts_head'" in cyd  # the last lines of the error
+    assert "torch.testing.assert_close(model.head" not in cyd  # not the hidden test's code
+    assert "13 / 13 points" in (tmp_path / "grades" / "feedback" / "ada.md").read_text()
+
+
+def test_batch_grading_stops_an_endless_loop(release, tmp_path):
+    student = tmp_path / "subs" / "eve"
+    shutil.copytree(release / "mtl_lib", student / "mtl_lib")
+    pcgrad = student / "mtl_lib" / "pcgrad.py"
+    pcgrad.write_text(pcgrad.read_text().replace("    # YOUR CODE HERE\n", "    while True:\n        pass\n", 1))
+    pcgrad_only = [e for e in EXERCISES if e.name == "pcgrad"]
+    grades = grade_folder(tmp_path / "subs", REPO, tmp_path / "out", timeout=40, exercises=pcgrad_only,
+                          progress=lambda line: None)
+    eve = grades["eve"]
+    assert eve["total"] == 0 and eve["exercises"]["pcgrad"]["tests"] == 5
+    assert "time limit of 40 s" in eve["note"]

@@ -85,7 +85,7 @@ def retarget(text: str, old_repo: str, new_repo: str, ref: str | None) -> str:
     other links just change the repository.
     """
     pattern = re.compile(r"(?P<host>git\+https://github\.com/|github\.com/|colab\.research\.google\.com/github/)"
-                         + re.escape(old_repo) + r"(?P<rest>/(?:blob|tree)/[^/\s\"')]+|@[\w.\-/]+)?(?![\w.-])")
+                         + re.escape(old_repo) + r"(?P<rest>/(?:blob|tree)/[^/\s\"')]+|@[\w.\-/]*\w)?(?![\w-])")
 
     def replace(match: re.Match) -> str:
         host, rest = match["host"], match["rest"] or ""
