@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # --- the cost model -------------------------------------------------------------------------------
-# Real (non-padding) token counts of one summed step with 32 rows per task, measured on the training
-# files with dynamic padding (``bench --only colab`` prints them): padded tokens per step.
-STEP_TOKENS = 6_900  # padded tokens in one summed step, 32 rows per task (SST 32 + Quora 64 + STS 64 sentences)
+# Padded tokens of one summed step with 32 rows per task (SST 32 + Quora 64 + STS 64 sentences, each batch
+# padded to its longest), measured on the first batches of the training files by ``bench --only colab``.
+STEP_TOKENS = 7_520
 SENTENCE_TOKENS = 30  # padded tokens per sentence when scoring (length-sorted batches pad little)
 BERT_BASE_MATMUL_PARAMS = 85e6  # encoder weights that take part in matmuls (12 x 7.1 M); embeddings do not
 
@@ -37,16 +37,16 @@ class GpuModel:
     overhead_s: float  # per notebook: installing, downloading bert-base (440 MB) and the data
 
 
-T4 = GpuModel("T4 (fp16 autocast)", train_flops=8e12, eval_flops=10e12, overhead_s=150)
+T4 = GpuModel("T4 (fp16 autocast)", train_flops=8e12, eval_flops=6e12, overhead_s=150)
 
 T4_DERIVATION = (
-    "T4 figures are derived, not measured. One summed step (32 rows per task, ~6,900 padded tokens) costs "
-    "6 x 85 M x 6,900 = 3.5 TFLOP of matmuls for bert-base (forward 2, backward 4 FLOP per weight and token; "
+    "T4 figures are derived, not measured. One summed step (32 rows per task, 7,520 padded tokens, measured) costs "
+    "6 x 85 M x 7,520 = 3.8 TFLOP of matmuls for bert-base (forward 2, backward 4 FLOP per weight and token; "
     "the CPU benchmark checks this count against its own measured step). A T4 peaks at 65 TFLOP/s in fp16 on "
     "tensor cores but is capped at 70 W; a whole training step (attention, dropout, LayerNorm, GELU, casts, AdamW "
     "on 110 M weights) reaches a fraction of that. We assume 8 TFLOP/s over the whole step, which matches the "
     "100-130 sequences of 128 tokens per second that BERT-base fine-tuning with mixed precision is commonly "
-    "reported to reach on a T4, and 10 TFLOP/s for scoring: 0.44 s per summed step, ~1,100 sentences/s scored. "
+    "reported to reach on a T4, and a cautious 6 TFLOP/s for scoring (short, length-sorted batches): 0.48 s per summed step, ~1,200 sentences/s. "
     "Each notebook also gets 150 s for installing the course and downloading bert-base and the data."
 )
 

@@ -18,6 +18,7 @@ import http.client
 import io
 import math
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -35,9 +36,10 @@ TIMEOUT_S = 30
 SPLITS = ("train", "dev", "test")
 
 #: sha256 of the official files. SST and STS were checked against the official
-#: files byte for byte. The official Quora sums are not known to us yet: None
-#: means "download, warn that it is unverified and show its sha256", so that
-#: whoever downloads them first can pin the sums here.
+#: files byte for byte; quora-dev.csv's sum is the official file's (20,215 lines with the header).
+#: The other official Quora sums are not known to us yet: None means "download, warn that it is
+#: unverified and print its sha256". To pin one, put that printed sum here (or, without editing the
+#: package, set ``MTL_DATA_SHA256="quora-train.csv=<sum>,quora-test-student.csv=<sum>"``).
 SHA256 = {
     "ids-sst-train.csv": "03b2b625c090f94a6afd59f114cde5282e2053aab0b101e87ed695d8a0c5b1df",
     "ids-sst-dev.csv": "a186ce94577635fbe10beaaddd50f16cccf6c30973221cefdf90deed2a584bfe",
@@ -46,7 +48,7 @@ SHA256 = {
     "sts-dev.csv": "ce3cad6f16062586ac7ba462c28b010a9be10c530fd5074165860d7b7ab4e93d",
     "sts-test-student.csv": "dee455745b72e9ca3ff74e7c056bd73e34bad5b8d5641045a2c1e7e131866f47",
     "quora-train.csv": None,
-    "quora-dev.csv": None,
+    "quora-dev.csv": "bfa3cc954a9ba300ae776a980141de65f622a3c1b97e3fd905d63245bc36d5ad",
     "quora-test-student.csv": None,
 }
 
@@ -121,9 +123,28 @@ def _task(task: str) -> TaskInfo:
     return TASKS[task]
 
 
+def cache_dir() -> Path:
+    """The course's cache folder: ``$XDG_CACHE_HOME/mtl-minbert``, else ``~/.cache/mtl-minbert``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mtl-minbert"
+
+
+def pinned_sha256(name: str) -> str | None:
+    """The sha256 a download of ``name`` must have: ``SHA256``, or one pinned in ``$MTL_DATA_SHA256``
+    (``name=sum`` pairs separated by commas) for a file whose official sum the package does not know."""
+    for item in filter(None, os.environ.get("MTL_DATA_SHA256", "").split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[0-9a-f]{64}", value.strip()):
+            raise ValueError(f"MTL_DATA_SHA256 entry {item!r} is not FILE=SHA256 (64 hex digits); "
+                             "e.g. MTL_DATA_SHA256=quora-train.csv=<the sum printed at the first download>.")
+        if key.strip() == name:
+            return value.strip()
+    return SHA256.get(name)
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """``data_dir`` if given, else env ``MTL_DATA_DIR``, else the repo's ``data/``
-    (a clone), else ``~/.cache/mtl-minbert/data`` (a pip install, e.g. on Colab)."""
+    (a clone), else ``cache_dir()/data`` (a pip install, e.g. on Colab)."""
     if data_dir is not None:
         return Path(data_dir)
     if os.environ.get("MTL_DATA_DIR"):
@@ -131,7 +152,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     repo_data = Path(__file__).resolve().parent.parent / "data"
     if (repo_data / "README.md").is_file():
         return repo_data
-    return Path.home() / ".cache" / "mtl-minbert" / "data"
+    return cache_dir() / "data"
 
 
 def _download(url: str, dest: Path, expected: str | None) -> None:
@@ -149,9 +170,10 @@ def _download(url: str, dest: Path, expected: str | None) -> None:
                     bar.update(len(chunk))
         got = digest.hexdigest()
         if expected is None:
+            print(f"{dest.name}: sha256 {got} (not pinned yet)")
             warnings.warn(f"{dest.name}: downloaded from {url} but could NOT be verified "
-                          f"(no pinned sha256). Its sha256 is {got}; pin it in "
-                          f"SHA256 in mtl_lib/data.py.", DataWarning, stacklevel=3)
+                          f"(no pinned sha256). Its sha256 is {got}; pin it in SHA256 in mtl_lib/data.py, "
+                          f"or set MTL_DATA_SHA256={dest.name}={got}.", DataWarning, stacklevel=3)
         elif got != expected:
             raise ChecksumError(
                 f"{dest.name}: sha256 mismatch for the download from {url}: expected "
@@ -196,8 +218,9 @@ def ensure_file(task: str, split: str, data_dir=None, download: bool = True) -> 
     url = file_url(name)
     why = "and download=False"
     if download:
+        expected = pinned_sha256(name)  # a malformed MTL_DATA_SHA256 is its own error, not a failed download
         try:
-            _download(url, path, SHA256.get(name))
+            _download(url, path, expected)
             return path
         except ChecksumError:
             raise
@@ -215,9 +238,10 @@ def download_missing(names=None, data_dir=None) -> Path:
     """
     folder = resolve_data_dir(data_dir)
     missing = [name for name in (names or SHA256) if not (folder / name).is_file()]
+    pins = {name: pinned_sha256(name) for name in missing}
     for i, name in enumerate(missing):
         try:
-            _download(file_url(name), folder / name, SHA256.get(name))
+            _download(file_url(name), folder / name, pins[name])
         except DOWNLOAD_ERRORS as err:
             if isinstance(err, ChecksumError):
                 raise

@@ -307,12 +307,35 @@ def test_download_corrupted_raises_and_leaves_nothing(server, data_dir, tmp_path
     assert list(dest.iterdir()) == []
 
 
-def test_download_unpinned_quora_warns_with_sha(server, data_dir, tmp_path):
-    shutil.copy(data_dir / "quora-dev.csv", server / "quora-dev.csv")
-    sha = hashlib.sha256((server / "quora-dev.csv").read_bytes()).hexdigest()
-    with pytest.warns(D.DataWarning, match=f"could NOT be verified.*{sha}"):
-        path = D.ensure_file("para", "dev", tmp_path / "dest")
-    assert path.read_bytes() == (server / "quora-dev.csv").read_bytes()
+def test_download_unpinned_quora_warns_with_sha(server, data_dir, tmp_path, capsys):
+    shutil.copy(data_dir / "quora-train.csv", server / "quora-train.csv")
+    sha = hashlib.sha256((server / "quora-train.csv").read_bytes()).hexdigest()
+    with pytest.warns(D.DataWarning, match=f"could NOT be verified.*{sha}.*MTL_DATA_SHA256=quora-train.csv={sha}"):
+        path = D.ensure_file("para", "train", tmp_path / "dest")
+    assert path.read_bytes() == (server / "quora-train.csv").read_bytes()
+    assert f"quora-train.csv: sha256 {sha}" in capsys.readouterr().out  # printed at the first download
+
+
+def test_official_quora_dev_is_pinned_and_a_pin_can_be_set_without_editing(server, data_dir, tmp_path,
+                                                                           monkeypatch):
+    assert D.SHA256["quora-dev.csv"].startswith("bfa3cc95") and D.SHA256["quora-dev.csv"].endswith("d5ad")
+    shutil.copy(data_dir / "quora-dev.csv", server / "quora-dev.csv")  # the offline re-split, not the official file
+    with pytest.raises(D.ChecksumError, match="quora-dev.csv: sha256 mismatch"):
+        D.ensure_file("para", "dev", tmp_path / "dest")
+    shutil.copy(data_dir / "quora-train.csv", server / "quora-train.csv")
+    monkeypatch.setenv("MTL_DATA_SHA256", "quora-train.csv=" + "0" * 64)
+    with pytest.raises(D.ChecksumError, match="0000000000"):
+        D.ensure_file("para", "train", tmp_path / "dest")
+    monkeypatch.setenv("MTL_DATA_SHA256", "quora-train.csv=abc")
+    with pytest.raises(ValueError, match=r"MTL_DATA_SHA256 entry .*\(64 hex digits\)"):
+        D.ensure_file("para", "train", tmp_path / "dest")
+
+
+def test_cache_folder_honours_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert D.cache_dir() == tmp_path / "mtl-minbert"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert D.cache_dir() == Path.home() / ".cache" / "mtl-minbert"
 
 
 def test_download_404_is_file_not_found(server, tmp_path):
@@ -329,11 +352,14 @@ def test_download_missing_fetches_every_file_or_fails_once(server, data_dir, tmp
     for name in TEST_FILES:
         shutil.copy(data_dir / name, server / name)
     dest = tmp_path / "dest"
+    # the offline quora-dev.csv is a re-split, not the official file whose sum is pinned: pin the copy served here
+    local = hashlib.sha256((data_dir / "quora-dev.csv").read_bytes()).hexdigest()
+    monkeypatch.setitem(D.SHA256, "quora-dev.csv", local)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert D.download_missing(TEST_FILES, dest) == dest
     unverified = sorted(str(w.message).split(":")[0] for w in caught if "could NOT be verified" in str(w.message))
-    assert unverified == ["quora-dev.csv", "quora-train.csv"]  # no pinned Quora sums; SST and STS are checked
+    assert unverified == ["quora-train.csv"]  # the one sum not pinned here; SST, STS and Quora dev are checked
     assert sorted(p.name for p in dest.iterdir()) == sorted(TEST_FILES)
     for name in TEST_FILES:
         assert (dest / name).read_bytes() == (data_dir / name).read_bytes()
@@ -364,11 +390,11 @@ def fresh_clone(tmp_path: Path) -> Path:
     return clone
 
 
-def run_pytest(clone: Path, url: str):
+def run_pytest(clone: Path, url: str, **extra_env):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "MTL_DATA_DIR"} | {"MTL_DATA_URL": url}
+    env = {k: v for k, v in os.environ.items() if k != "MTL_DATA_DIR"} | {"MTL_DATA_URL": url} | extra_env
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_one.py"],
                           cwd=clone, env=env, capture_output=True, text=True, timeout=300)
 
@@ -385,7 +411,9 @@ def test_fresh_clone_downloads_the_test_data_or_stops_once(server, data_dir, tmp
 
     for name in TEST_FILES:
         shutil.copy(data_dir / name, server / name)
-    online = run_pytest(clone, os.environ["MTL_DATA_URL"])
+    # the server holds the offline Quora re-split, not the official quora-dev.csv that is pinned: pin this copy
+    local = hashlib.sha256((data_dir / "quora-dev.csv").read_bytes()).hexdigest()
+    online = run_pytest(clone, os.environ["MTL_DATA_URL"], MTL_DATA_SHA256=f"quora-dev.csv={local}")
     assert online.returncode == 0, online.stdout + online.stderr
     assert "1 passed" in online.stdout
     assert sorted(p.name for p in (clone / "data").glob("*.csv")) == sorted(TEST_FILES)
