@@ -30,6 +30,11 @@ HUB_IDS = {
     "bert-base-uncased": "google-bert/bert-base-uncased",
     "sentence-transformers/all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
 }
+# The Hub commit each known model is downloaded at, so that every student (and the colab time table)
+# gets the same files whatever is pushed to the model's main branch later. Other repo ids: their main.
+HUB_REVISIONS = {
+    "google-bert/bert-base-uncased": "86b5e0934494bd15c9632b12f734a8a67f723594",
+}
 NEEDED_FILES = ["config.json", "vocab.txt"]
 WEIGHT_FILES = ["model.safetensors", "pytorch_model.bin"]
 
@@ -63,13 +68,16 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
 
 
 def _download(repo_id: str) -> Path:
-    """Fetch config, vocab and weights of ``repo_id`` from the Hugging Face Hub (cached)."""
+    """Fetch config, vocab and weights of ``repo_id`` from the Hugging Face Hub (cached), at its pinned
+    revision (``HUB_REVISIONS``) if it has one."""
     from huggingface_hub import snapshot_download
 
+    revision = HUB_REVISIONS.get(repo_id)
     try:
-        folder = snapshot_download(repo_id, allow_patterns=NEEDED_FILES + ["model.safetensors"])
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=NEEDED_FILES + ["model.safetensors"])
         if not (Path(folder) / "model.safetensors").exists():  # an old upload: .bin only
-            folder = snapshot_download(repo_id, allow_patterns=NEEDED_FILES + ["pytorch_model.bin"])
+            folder = snapshot_download(repo_id, revision=revision,
+                                       allow_patterns=NEEDED_FILES + ["pytorch_model.bin"])
     except Exception as err:  # offline, unknown repo, rate limit: one clear message
         raise FileNotFoundError(
             f"Could not download checkpoint {repo_id!r} from the Hugging Face Hub "

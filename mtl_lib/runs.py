@@ -33,6 +33,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+def runs_dir(name: str | None = None) -> Path:
+    """Where notebooks keep their runs: ``$MTL_RUNS_DIR`` (e.g. a mounted Google Drive folder, so that runs
+    survive a recycled Colab runtime), else ``runs/`` in the working directory (beside the notebook);
+    ``name`` gives a run's folder inside it."""
+    base = Path(os.environ.get("MTL_RUNS_DIR") or "runs").expanduser()
+    return base / name if name else base
+
+
 CHECKPOINT = "checkpoint"
 OLD_CHECKPOINT = ".checkpoint-old"
 DAMAGED_CHECKPOINT = ".checkpoint-damaged"

@@ -148,3 +148,21 @@ def test_torch_floor_covers_the_apis_used():
     needed = max(TORCH_APIS[api] for api in used)
     assert floor >= needed, f"pyproject says {spec}, but the code uses APIs from torch {needed}"
     assert hasattr(mtl_setup, "GIT_REF")
+
+
+def test_bert_base_is_downloaded_at_its_pinned_revision(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    from mtl_lib import checkpoints
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision))
+        for name in ("config.json", "vocab.txt", "model.safetensors"):
+            (tmp_path / name).write_text("{}")
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    assert checkpoints.resolve_checkpoint("bert-base-uncased") == tmp_path
+    assert calls == [("google-bert/bert-base-uncased", "86b5e0934494bd15c9632b12f734a8a67f723594")]

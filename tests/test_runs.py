@@ -1,6 +1,7 @@
 """Run folders on disk: damaged checkpoints are named, the last good copy is used, the optimizer state is dropped."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,3 +71,12 @@ def test_finished_run_without_optimizer_state_loads_its_weights(tmp_path):
     runs.drop_optimizer_state(tmp_path / "cut")
     with pytest.raises(runs.DamagedCheckpointError, match="trainer.pt"):
         runs.load_checkpoint(tmp_path / "cut", fresh, torch.optim.AdamW(fresh.parameters()))
+
+
+def test_runs_dir_follows_mtl_runs_dir(monkeypatch, tmp_path):
+    from mtl_lib.runs import runs_dir
+
+    monkeypatch.delenv("MTL_RUNS_DIR", raising=False)
+    assert runs_dir() == Path("runs") and runs_dir("final-colab") == Path("runs/final-colab")
+    monkeypatch.setenv("MTL_RUNS_DIR", str(tmp_path / "drive"))  # e.g. /content/drive/MyDrive/mtl-runs
+    assert runs_dir("sweep") == tmp_path / "drive" / "sweep"
