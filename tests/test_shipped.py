@@ -1,0 +1,74 @@
+"""Shipped results: read instead of trained when no run of one's own exists, and said so."""
+
+import json
+
+import pytest
+
+from mtl_lib import experiment, shipped
+
+ARGS = ["train", "--scale", "colab", "--lr", "1e-4", "--max-examples", "512"]
+
+
+@pytest.fixture
+def results(tmp_path):
+    run = tmp_path / "measured"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"overall": 0.71, "history": [{"epoch": 1, "dev_overall": 0.71}]}))
+    folder = tmp_path / "results"
+    shipped.ship_run(run, [*ARGS, "--out", "runs/x", "--device", "cuda"], "one T4, 2026-12-01", folder)
+    return folder
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    calls = []
+
+    def fake_train_or_load(args, out):
+        calls.append((args, out))
+        return {"overall": 0.5}
+
+    monkeypatch.setattr(experiment, "train_or_load", fake_train_or_load)
+    return calls
+
+
+def test_the_key_ignores_where_a_run_goes():
+    assert shipped.command_key([*ARGS, "--out", "a"]) == shipped.command_key([*ARGS, "--out=b", "--resume"])
+    assert shipped.command_key(ARGS) != shipped.command_key([*ARGS, "--seed", "1"])
+
+
+def test_a_shipped_run_is_read_and_said_so(results, trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MTL_USE_SHIPPED", raising=False)
+    metrics = shipped.load_or_train(ARGS, tmp_path / "runs" / "x", results)
+    assert metrics["overall"] == 0.71 and metrics["shipped"] == "one T4, 2026-12-01"
+    assert metrics["history"][0]["dev_overall"] == 0.71  # tables and curves can be drawn from it
+    assert trained == []
+    line = capsys.readouterr().out
+    assert line.startswith("read, not run:") and "one T4" in line and "MTL_USE_SHIPPED=0" in line
+
+
+def test_no_shipped_result_or_opting_out_trains(results, trained, tmp_path, monkeypatch):
+    assert shipped.load_or_train([*ARGS, "--seed", "3"], tmp_path / "y", results) == {"overall": 0.5}
+    monkeypatch.setenv("MTL_USE_SHIPPED", "0")
+    shipped.load_or_train(ARGS, tmp_path / "z", results)
+    assert [out.name for _, out in trained] == ["y", "z"]
+
+
+def test_ones_own_finished_run_comes_first(results, trained, tmp_path):
+    out = tmp_path / "own"
+    out.mkdir()
+    (out / "command.json").write_text(json.dumps([*ARGS, "--out", str(out)]))
+    (out / "metrics.json").write_text("{}")
+    shipped.load_or_train(ARGS, out, results)
+    assert trained == [(ARGS, out)]  # train_or_load reads the finished run back
+
+
+def test_bad_input_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="metrics.json not found"):
+        shipped.ship_run(tmp_path, ARGS, "x", tmp_path / "results")
+    path = shipped.shipped_run_path(ARGS, tmp_path / "results")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        shipped.read_shipped_run(ARGS, tmp_path / "results")
+    assert shipped.read_table("no-such-table", tmp_path) is None
+    assert "laptop sweep" in shipped.read_table("sweep-laptop")  # the table notebook 08 reads
