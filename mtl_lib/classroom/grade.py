@@ -130,16 +130,15 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb:
     results: dict[str, dict] = {}
     for line in lines:  # collected, then setup, call and teardown of each test: any failure fails it
         record = json.loads(line)
+        result = results.setdefault(record["test"], {"outcome": "unreported", "message": "", "tail": ""})
         if record["phase"] == "collected":
-            results.setdefault(record["test"], {"outcome": "unreported", "message": "", "tail": ""})
             continue
-        result = results.setdefault(record["test"], {"outcome": "passed", "message": "", "tail": ""})
-        if result["outcome"] == "unreported":
-            result["outcome"] = "passed"
         if record["outcome"] == "failed" and result["outcome"] != "failed":
             result.update(outcome="failed", message=record["message"], tail=record.get("tail", ""))
-        elif record["outcome"] == "skipped" and result["outcome"] == "passed":
+        elif record["outcome"] == "skipped" and result["outcome"] in ("unreported", "passed"):
             result.update(outcome="skipped", message=record["message"])
+        elif record["phase"] == "call" and record["outcome"] == "passed" and result["outcome"] == "unreported":
+            result["outcome"] = "passed"  # only a finished call passes; a setup alone does not
     for result in results.values():
         if result["outcome"] == "unreported":
             result.update(outcome="failed", message=f"did not run to the end: {ended or 'no result reported'}")
