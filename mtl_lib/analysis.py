@@ -24,7 +24,7 @@ import re
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 from .evaluate import model_outputs
 
@@ -82,7 +82,7 @@ def occlusion(model, tokenizer, df: pd.DataFrame, batch_size: int = 128, max_len
     full = sst_probabilities(model, tokenizer, df, **kwargs)  # (N, 5)
     occluded = pd.DataFrame(variants, columns=["row", "position", "sentence"])
     chunks, size = [], 4096  # several chunks, so that the progress bar moves
-    for start in tqdm(range(0, len(occluded), size), desc="occlusion", unit="chunk", disable=not progress):
+    for start in progress_bar(range(0, len(occluded), size), progress, desc="occlusion", unit="chunk"):
         chunks.append(sst_probabilities(model, tokenizer, occluded.iloc[start:start + size], **kwargs))
     probs = np.concatenate(chunks)  # (V, 5)
     rows = occluded["row"].to_numpy()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 POOLINGS = ("cls", "pooler", "mean")
 
@@ -48,7 +48,7 @@ def encode(model, tokenizer, sentences: Sequence[str], pooling: str = "mean",
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # length-sorted
     out = [None] * len(sentences)
     batches = range(0, len(order), batch_size)
-    for start in tqdm(batches, desc=f"encoding ({pooling})", disable=not progress, leave=False):
+    for start in progress_bar(batches, progress, desc=f"encoding ({pooling})", leave=False):
         idx = order[start:start + batch_size]
         batch = tokenizer([sentences[i] for i in idx], max_length=max_length)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}

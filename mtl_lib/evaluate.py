@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 from .batches import eval_batches, to_device
 from .model import TASK_NAMES, predictions
@@ -73,7 +73,7 @@ def model_outputs(model, tokenizer, task: str, df: pd.DataFrame, batch_size: int
     out = None
     batches = eval_batches(task, df, tokenizer, batch_size, max_length)
     total = -(-len(df) // batch_size)
-    for idx, batch, _ in tqdm(batches, total=total, desc=f"predict {task}", disable=not progress, leave=False):
+    for idx, batch, _ in progress_bar(batches, progress, total=total, desc=f"predict {task}", leave=False):
         batch, _ = to_device(batch, None, device)
         with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
             output = model(task, batch).float().cpu()

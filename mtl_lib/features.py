@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 from .data import TASKS
 from .encode import encode
@@ -111,7 +111,7 @@ def train_frozen_heads(model: MultitaskBert, tokenizer, train: dict, dev: dict, 
         optimizer = torch.optim.AdamW(head_params, lr=lr) if head_params else None
         x_train = [f.to(device) for f in feats["train"][task]]
         y_train = torch.tensor(train[task]["label"].to_numpy()).to(device)
-        for epoch in tqdm(range(epochs), desc=f"frozen {task} head", disable=not progress, leave=False):
+        for epoch in progress_bar(range(epochs), progress, desc=f"frozen {task} head", leave=False):
             model.heads.train()
             total = 0.0
             if optimizer is not None:  # the cosine STS head has nothing to train

@@ -51,7 +51,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 from .evaluate import PREDICTION_COLUMNS, collapse_reasons
 from .experiment import run_experiment
@@ -323,7 +323,7 @@ def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, metho
     expected = [run_config(c, method, scale, head, train_cfg) for c in configs]
     rows = [{"run": run_name(c), **c, **run_row(out / run_name(c), e)} for c, e in zip(configs, expected)]
     columns = ["run", *DEFAULT_GRID, *METRICS, "status", "reason"]
-    bar = tqdm(list(enumerate(configs)), desc="sweep", unit="run", disable=not progress)
+    bar = progress_bar(list(enumerate(configs)), progress, desc="sweep", unit="run")
     for i, config in bar:
         run_dir = out / rows[i]["run"]
         bar.set_postfix_str(rows[i]["run"])

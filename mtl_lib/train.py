@@ -52,7 +52,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as progress_bar
 
 from . import distributed
 from .batches import cycle, to_device, train_loader
@@ -97,7 +97,7 @@ class TrainConfig:
     history_every: int = 10  # steps per row of loss_history (mean training loss per task; 0: off)
     eval_every: int = 0  # steps between train/dev scoring rows in the history (0: only at epoch/phase ends)
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: off; single-process runs only)
-    checkpoint_minutes: float = 0.0  # minutes between mid-epoch checkpoints (0: off)
+    checkpoint_minutes: float = 10.0  # minutes between mid-epoch checkpoints (0: off); only with a run folder
     amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
     pcgrad: bool = False  # summed only: gradient surgery on the shared encoder (mtl_lib.pcgrad)
     smart_lambda: float = 0.0  # weight of the SMART regularizer (0: off; mtl_lib.smart)
@@ -348,7 +348,7 @@ class Trainer:
             self._conflicts = [torch.tensor(c, device=self.device) for c in start["conflicts"]]
             self.set_rng_state(start["rng"])
         values = running.tolist()
-        bar = tqdm(range(first, n_steps), desc=desc, disable=not self.progress, leave=False,
+        bar = progress_bar(range(first, n_steps), self.progress, desc=desc, leave=False,
                    initial=first, total=n_steps)
         for i in bar:
             losses = self.losses({t: next(iters[t]) for t in tasks})
