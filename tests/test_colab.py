@@ -76,7 +76,8 @@ def test_without_colab_the_default_is_not_colab(monkeypatch):
 
 
 def test_expected_time_lines():
-    assert "measured" in budgets.expected_time("07", "laptop", "cpu")
+    assert "measured" in budgets.expected_time("05", "laptop", "cpu")
+    assert "estimated" in budgets.expected_time("07", "laptop", "cpu")  # the notebook states an estimate
     assert "hours" in budgets.expected_time("04", "colab", "cpu")
     assert budgets.expected_time(None, "laptop", "cpu") == ""
 
