@@ -327,26 +327,30 @@ def _execute(path: Path, env_path: Path):
 
 
 def test_assignment_release_from_a_clean_clone_installs_and_runs(clean_clone, tmp_path, monkeypatch):
-    """Assignment 2's release: installs with the README's command (into a folder of its own, the
-    dependencies being there already); notebook 01 (assignment 1, given) runs through at smoke scale;
-    notebook 02 stops at its first unsolved exercise with a NotImplementedError that names it."""
+    """Assignment 4's release: installs with the README's command (into a folder of its own, the
+    dependencies being there already); the notebooks of the other assignments (01, 02, 05, 06) run
+    through at smoke scale; notebook 07 stops at its first unsolved exercise with a NotImplementedError
+    that names it. (Notebooks need the exercises they use: in assignment 2's release, notebook 01's
+    minBERT attention maps stop at the encoder layer's stub, which names notebook 02.)"""
     out = tmp_path / "release"
     subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "--source", str(clean_clone), "release",
-                    "--out", str(out), "--assignment", "2"], check=True, capture_output=True)
+                    "--out", str(out), "--assignment", "4"], check=True, capture_output=True)
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(site), ".[dev]"], check=True, capture_output=True, cwd=out)
-    assert "NotImplementedError" in (site / "mtl_lib" / "bert.py").read_text()
+    assert "NotImplementedError" in (site / "mtl_lib" / "smart.py").read_text()
+    assert "NotImplementedError" not in (site / "mtl_lib" / "bert.py").read_text()
     assert (site / "mtl_lib" / "classroom" / "assignments.toml").is_file()  # package data
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("MTL_SCALE", "smoke")
-    _, error = _execute(out / "notebooks" / "01_attention.ipynb", site)
-    assert error is None, str(error)[-2000:]
-    notebook, error = _execute(out / "notebooks" / "02_minbert.ipynb", site)
+    for name in ("01_attention", "02_minbert", "05_cosine_sts", "06_pcgrad"):
+        _, error = _execute(out / "notebooks" / f"{name}.ipynb", site)
+        assert error is None, f"{name}: {str(error)[-2000:]}"
+    notebook, error = _execute(out / "notebooks" / "07_smart.ipynb", site)
     assert error is not None and "NotImplementedError" in str(error)
-    assert "exercise 'encoder_layer_by_hand' of notebook 02_minbert" in str(error)
+    assert "exercise 'sym_kl' of notebook 07_smart" in str(error)
     ran = [c for c in notebook.cells if c.cell_type == "code" and c.get("execution_count")]
-    assert "encoder_layer_by_hand(" in ran[-1].source  # it stopped where the stub is called
+    assert "sym_kl(" in ran[-1].source and "def sym_kl" not in ran[-1].source  # stopped where it is called
 
 
 # --- students' checks ---------------------------------------------------------------------------
