@@ -11,8 +11,8 @@ holds solution blocks (stubbed) or is a notebook (stubbed and outputs cleared).
 One assignment at a time (``assignment=N``): the exercises of assignment N and
 of every later assignment are stubbed (a release never hands out the answers
 of assignments still to come), the reference code of earlier assignments stays
-in, so that a student stuck on assignment 1 can still run the notebooks of
-assignment 2. ``keep_later=True`` keeps later assignments' solutions too (for
+in, so that a student stuck on assignment 1 can go on with assignment 2 (a
+notebook still stops where it uses a stubbed exercise). ``keep_later=True`` keeps later assignments' solutions too (for
 a course whose students never get a later release). Library blocks follow
 their exercise's assignment, notebook blocks their notebook's.
 
@@ -132,7 +132,7 @@ def autograding(exercises: list) -> dict:
 def _given_box(number: int) -> str:
     assignment = get_assignment(number)
     return (f"> **Assignment {number}: {assignment.title}** is not part of this release: its reference "
-            "solutions are in place, so this notebook runs as it is.")
+            "solutions are in place.")
 
 
 def make_release(source: Path, out: Path, assignment: int | None = None, repo: str | None = None,
