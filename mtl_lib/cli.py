@@ -45,7 +45,7 @@ SWEEP_RECIPE_KEYS = ("sts_head", "pair_features", "sampling", "pooling")
 #: What train and evaluate write into a run folder, removed by --force before it trains again.
 RUN_FILES = ("metrics.json", "checkpoint", ".checkpoint-old", ".checkpoint-damaged", "heads.pt", "predictions",
              "curves.png", "confusion-sst.png", "eval-*")
-SCALES = ["smoke", "laptop", "full"]
+SCALES = ["smoke", "laptop", "colab", "full"]
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -266,7 +266,7 @@ def cmd_reproduce(args) -> int:
     seeds = args.seeds or BUDGETS[args.scale]["seeds"]
     extra = [flag for flag, value in (("--data-dir", args.data_dir), ("--device", args.device)) if value
              for flag in (flag, value)]
-    written = reproduce(args.table, args.scale, seeds, Path(args.out), extra)
+    written = reproduce(args.table, args.scale, seeds, Path(args.out), extra, train=not args.tables_only)
     for name, text in written.items():
         print(text)
     print(f"wrote {', '.join(str(Path(args.out) / f'{name}.md') for name in written)} "
@@ -504,6 +504,8 @@ def add_reproduce_parser(command) -> None:
     reproduce.add_argument("--seeds", type=int, help="seeds per row (default: the scale's: "
                            + ", ".join(f"{k} {v['seeds']}" for k, v in BUDGETS.items()) + ")")
     reproduce.add_argument("--out", required=True, help="folder of the runs and tables (run again to resume)")
+    reproduce.add_argument("--tables-only", action="store_true",
+                           help="train nothing: write the tables from the runs in --out (missing seeds are marked)")
     add_common(reproduce)
     reproduce.set_defaults(func=cmd_reproduce)
 

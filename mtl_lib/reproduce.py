@@ -177,10 +177,14 @@ def configs_of(table: str) -> list[str]:
     return seen
 
 
-def reproduce(table: str, scale: str, seeds: int, out: Path, extra: list[str] | None = None) -> dict[str, str]:
-    """Train every run the table needs (seeds 0..seeds-1) and write its Markdown; return the tables' text."""
+def reproduce(table: str, scale: str, seeds: int, out: Path, extra: list[str] | None = None,
+              train: bool = True) -> dict[str, str]:
+    """Train every run the table needs (seeds 0..seeds-1) and write its Markdown; return the tables' text.
+
+    ``train=False`` only writes the tables from the runs that exist (missing seeds are marked).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    todo = [(c, s) for s in range(seeds) for c in configs_of(table)]
+    todo = [(c, s) for s in range(seeds) for c in configs_of(table)] if train else []
     start = time.time()
     for i, (config, seed) in enumerate(todo, 1):
         status = train_run(out, config, scale, seed, extra or [])
