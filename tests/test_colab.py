@@ -167,3 +167,17 @@ def test_bert_base_is_downloaded_at_its_pinned_revision(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     assert checkpoints.resolve_checkpoint("bert-base-uncased") == tmp_path
     assert calls == [("google-bert/bert-base-uncased", "86b5e0934494bd15c9632b12f734a8a67f723594")]
+
+
+def test_colab_benchmark_section_counts_the_bert_base_step(data_dir):
+    """`bench --only colab` (smoke size): a bert-base-shaped step and the laptop model's on the same batches,
+    with the FLOP count the T4 figures rest on (times are printed, not asserted)."""
+    from mtl_lib import bench
+
+    c = bench.colab_step(batch_size=2, repeats=1, data_dir=data_dir)
+    base = "bert-base (random)"
+    assert c["matmul_params"][base] == 12 * (4 * 768**2 + 2 * 768 * 3072) + 768**2  # layers + pooler
+    assert c["step_matmul_flops"][base] == 6 * c["matmul_params"][base] * c["padded_tokens"]
+    assert all(s > 0 for s in c["seconds"].values()) and c["padded_tokens_at_32"] > c["padded_tokens"]
+    assert c["t4_step_seconds_at_32_derived"] == pytest.approx(budgets.step_seconds())
+    assert "colab" not in bench.DEFAULT_SECTIONS and "colab" in bench.SECTIONS
