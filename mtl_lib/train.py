@@ -369,7 +369,7 @@ class Trainer:
                 break
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
                 values = self.check_finite(running, tasks, desc)
-                self.record(epoch, phase, {f"train_loss_{t}": v / done for t, v in zip(tasks, values)})
+                self.record(epoch, phase, {f"train_loss_{t}": v / done for t, v in zip(tasks, values)}, mid=True)
             if self.checkpoint_due():
                 self.save(epoch, {"epoch": epoch, "phase": index, "pos": done, "mark": list(mark),
                                   "running": running.tolist(), "conflicts": [c.tolist() for c in self._conflicts]})
@@ -407,7 +407,8 @@ class Trainer:
             losses = self.run_steps(tasks, make_iters(), n_steps, f"{title} {phase}", epoch, phase, index, start)
             self.record(epoch, phase, losses)
 
-    def record(self, epoch: int, phase: str, losses: dict) -> None:
+    def record(self, epoch: int, phase: str, losses: dict, mid: bool = False) -> None:
+        """Score the training sample and dev; append a history row (``mid``: inside the phase, by eval_every)."""
         row = None
         if distributed.is_main():  # torchrun: rank 0 evaluates and sends the row to the others
             n = self.cfg.train_eval_examples
@@ -420,8 +421,9 @@ class Trainer:
                    "seconds": self.elapsed(), **losses,
                    **{f"train_{k}": v for k, v in train_metrics.items()},
                    **{f"dev_{k}": v for k, v in dev_metrics.items()}}
-            if self.progress:  # one line per epoch (sequential: per task phase), per eval_every steps: dev scores
-                print(f"epoch {epoch + 1}/{self.cfg.epochs} {phase} step {self.step}: dev "
+            if self.progress:  # one line per epoch (sequential: per task phase), and per eval_every steps: dev scores
+                where = f", step {self.step}" if mid else ""
+                print(f"epoch {epoch + 1}/{self.cfg.epochs} {phase}{where}: dev "
                       + " | ".join(f"{k} {v:.4f}" for k, v in dev_metrics.items()))
         self.history.append(distributed.broadcast_object(row))
 
