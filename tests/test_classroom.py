@@ -62,7 +62,7 @@ def test_library_stub_names_the_exercise_and_the_notebook():
     from mtl_lib.classroom.stubs import library_message
 
     stubbed, _ = stub_text(text, "mtl_lib/encode.py", library_message("mtl_lib/encode.py"))
-    namespace = {}
+    namespace = {"__name__": "mtl_lib.encode", "__package__": "mtl_lib"}  # the module's relative imports
     exec(compile(stubbed, "encode.py", "exec"), namespace)
     with pytest.raises(NotImplementedError, match=r"Exercise 'pooling' \(mtl_lib/encode.py, pool\).*02_minbert"):
         namespace["pool"]({}, None)
