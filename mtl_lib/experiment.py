@@ -104,6 +104,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
         train_cfg = TrainConfig(**{**asdict(train_cfg), **wanted})
         trainer = Trainer(model, tok, train, dev, train_cfg, device=device, run_dir=out, progress=progress)
         history = trainer.fit(resume=resume)
+        extra["loss_history"] = trainer.loss_history  # mean training loss every history_every steps (curves)
         start = time.perf_counter() - trainer.elapsed()  # a resumed run counts its earlier training too
         if trainer.conflicts:
             extra["pcgrad_steps"] = {"columns": ["cos_sst_para", "cos_sst_sts", "cos_para_sts", "projected"],
