@@ -53,6 +53,7 @@ from pathlib import Path
 import pandas as pd
 from .progress import bar as progress_bar
 
+from .budgets import SWEEP_BUDGET_COLAB
 from .evaluate import PREDICTION_COLUMNS, collapse_reasons
 from .experiment import run_experiment
 from .runs import write_json
@@ -68,6 +69,7 @@ DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], 
 #: Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows per task, so that the
 #: grid is an afternoon's Colab session rather than days; not yet timed.
 SWEEP_BUDGETS = {"laptop": {"max_examples": 200, "dev_examples": 200, "epochs": 1},
+                 "colab": SWEEP_BUDGET_COLAB,  # 36 runs of 8 steps: notebook 08 in ~12 min on a T4 (derived)
                  "full": {"max_examples": 2000, "dev_examples": 1000, "epochs": 1}}
 METRICS = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
 
