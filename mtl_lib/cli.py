@@ -204,7 +204,7 @@ def cmd_train(args) -> int:
         if distributed.is_main():
             if not args.keep_optimizer:
                 drop_optimizer_state(out)
-            history = pd.DataFrame(metrics.get("history", []))
+            history = wide_history(pd.DataFrame(metrics.get("history", [])))
             if any(c.startswith("dev_") for c in history):
                 save_figure(plot_training_curves(history, title=f"{out.name}: train vs dev", losses=metrics.get("loss_history")), out / "curves.png")
             print_metrics(metrics)
@@ -212,6 +212,23 @@ def cmd_train(args) -> int:
     finally:
         distributed.close()
     return 0
+
+
+def wide_history(history):
+    """The frozen baseline's history (a row per task and epoch: train_metric, dev_metric) in the
+    Trainer's shape (a row per epoch: train_sst_acc, dev_sst_acc, ...), so that one plot draws both."""
+    import pandas as pd
+
+    from .evaluate import METRIC_NAMES
+
+    if "task" not in history or "dev_metric" not in history:
+        return history
+    rows = {}
+    for record in history.to_dict(orient="records"):
+        row = rows.setdefault(record["epoch"], {"epoch": record["epoch"], "phase": "all"})
+        name = METRIC_NAMES[record["task"]]
+        row[f"train_{name}"], row[f"dev_{name}"] = record["train_metric"], record["dev_metric"]
+    return pd.DataFrame(list(rows.values()))
 
 
 def cmd_sweep(args) -> int:

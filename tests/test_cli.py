@@ -230,3 +230,15 @@ def test_evaluate_a_damaged_checkpoint_names_the_file(trained, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.startswith(f"error: {broken / 'checkpoint' / 'model.safetensors'} is damaged or incomplete")
     assert "Copy the run folder again" in err and "Traceback" not in err
+
+
+def test_frozen_baseline_draws_its_curves(tiny_data, tmp_path):
+    """The baseline's history (a row per task and epoch) is drawn too; it used to end the run with an error."""
+    out = tmp_path / "baseline"
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(io.StringIO()):
+        mp.setitem(setup.SCALES, "smoke", TINY_SCALE)
+        assert cli.main(["train", "--method", "baseline", "--epochs", "2", "--scale", "smoke", "--data-dir",
+                         str(tiny_data), "--no-test-predictions", "--out", str(out)]) == 0
+    assert (out / "curves.png").stat().st_size > 0
+    wide = cli.wide_history(__import__("pandas").DataFrame(json.loads((out / "metrics.json").read_text())["history"]))
+    assert list(wide["epoch"]) == [1, 2] and {"train_sst_acc", "dev_sts_corr"} <= set(wide)
