@@ -47,9 +47,6 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: Being rewritten (issue 14: the paper's tables beside ours, seeds and intervals); turn each on when it passes.
 PENDING = {
-    "04_sequential_vs_summed.ipynb",
-    "05_cosine_sts.ipynb",
-    "06_pcgrad.ipynb",
     "07_smart.ipynb",
     "08_sweep_and_final.ipynb",
 }
@@ -68,6 +65,13 @@ ALLOWED: dict[str, dict[str, str]] = {
     "01_attention.ipynb": {},
     "02_minbert.ipynb": {},
     "03_baseline.ipynb": {},
+    "04_sequential_vs_summed.ipynb": {
+        "0.043": "forgetting of STS in sst→sts→para: shown in the forgetting table of section 8, a pandas Styler "
+                 "whose text/plain output is only its repr, so this check cannot read it",
+        "0.025": "forgetting of Quora in the two para-first orders: the same Styler table of section 8",
+    },
+    "05_cosine_sts.ipynb": {},
+    "06_pcgrad.ipynb": {},
 }
 
 _SCALE = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}
