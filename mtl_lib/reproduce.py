@@ -423,3 +423,23 @@ def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> p
                           (("sst_acc", "SST"), ("para_acc", "Quora"), ("sts_corr", "STS r"), ("overall", "overall"))}}
                for label, rec in summary.to_dict(orient="index").items()}
     return pd.DataFrame.from_dict(records, orient="index")
+
+
+README_BEGIN, README_END = "<!-- reproduce tables: begin -->", "<!-- reproduce tables: end -->"
+
+
+def table_lines(text: str) -> list[str]:
+    """The Markdown table of a shipped table's text (its header row, rule and rows)."""
+    return [line for line in text.splitlines() if line.startswith("|")]
+
+
+def readme_block(scale: str = "laptop") -> str:
+    """The README's seed-averaged results: the shipped ladder and Table 1, with how they were made."""
+    ladder, table1 = shipped_table("ladder", scale), shipped_table("table1", scale)
+    header = ladder.splitlines()[2:6]
+    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-08; "
+                      "the paired Δ and its 95 % interval are explained in `mtl_lib/reproduce.py`):", "",
+                      *(line.rstrip() for line in header), "", "The ladder, one thing added per rung, and each "
+                      "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
+                      *table_lines(ladder), "", "Table 1 at the same budget:", "", *table_lines(table1), "",
+                      README_END])

@@ -174,3 +174,12 @@ def test_side_by_side_labels_ours_and_the_papers(tmp_path):
     assert cosine["ours: overall"] == "0.660 ± 0.010" and cosine["ours: Δ overall [95 %]"].startswith("+0.050 [")
     assert cosine["paper: overall"] == "0.638" and cosine["paper: Δ overall (1 run)"] == "+0.002"
     assert table.loc["summed, linear STS head", "paper: overall"] == "0.636"
+
+
+def test_readme_shows_the_shipped_tables():
+    """The README's seed-averaged tables are the shipped ones, line for line (regenerate with
+    reproduce.readme_block() after shipping new tables)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert reproduce.readme_block() in readme
