@@ -75,9 +75,11 @@ def test_without_colab_the_default_is_not_colab(monkeypatch):
     assert setup(verbose=False).scale.name == "laptop"
 
 
-def test_expected_time_lines():
+def test_expected_time_lines(monkeypatch):
     assert "measured" in budgets.expected_time("05", "laptop", "cpu")
-    assert "estimated" in budgets.expected_time("07", "laptop", "cpu")  # the notebook states an estimate
+    assert "measured" in budgets.expected_time("07", "laptop", "cpu")  # its Time line is measured (980 s)
+    monkeypatch.setattr(budgets, "LAPTOP_ESTIMATED", {"07"})  # a notebook whose line is still an estimate
+    assert "estimated" in budgets.expected_time("07", "laptop", "cpu")
     assert "hours" in budgets.expected_time("04", "colab", "cpu")
     assert budgets.expected_time(None, "laptop", "cpu") == ""
 
