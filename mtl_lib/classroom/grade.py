@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -112,7 +113,11 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb:
             run = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True, timeout=timeout,
                                  preexec_fn=_limits(memory_mb, timeout))
             output, code = run.stdout + run.stderr, run.returncode
-            if code not in (0, 1):
+            if code == -signal.SIGXCPU:
+                # the CPU-time limit (RLIMIT_CPU) came before the wall clock: on an idle machine a busy
+                # loop uses a whole core, so this is the usual way an endless loop ends
+                ended = f"grading stopped after the time limit of {timeout:.0f} s of CPU time (an endless loop?)"
+            elif code not in (0, 1):
                 ended = f"the grading process ended with exit code {code}"
         except subprocess.TimeoutExpired as error:
             output, code = f"{error.stdout or ''}{error.stderr or ''}", None
