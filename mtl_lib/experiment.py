@@ -33,17 +33,25 @@ from .train import Trainer, TrainConfig
 METHODS = ("baseline", "sequential", "summed", "pcgrad")
 
 
-def load_frames(scale: Scale, data_dir=None, seed: int = 0) -> tuple[dict, dict]:
-    """Training and dev frames of the three tasks, cut to the scale's sizes.
+def cut(df: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame:
+    """``n`` rows of ``df`` as a seeded random sample (all of them if ``n`` is None or too large).
 
-    The cut is a seeded random sample, not the first rows: the SST files are
-    ordered, and their first 2000 rows hold 1% "very negative" against 13% overall.
+    A sample, not the first rows: the SST files are ordered, and their first 2000 rows
+    hold 1% "very negative" against 13% overall.
     """
-    def cut(df: pd.DataFrame, n: int | None) -> pd.DataFrame:
-        return df if n is None or n >= len(df) else df.sample(n=n, random_state=seed).reset_index(drop=True)
+    return df if n is None or n >= len(df) else df.sample(n=n, random_state=seed).reset_index(drop=True)
 
-    train = {t: cut(load_task(t, "train", data_dir), scale.max_examples) for t in TASKS}
-    dev = {t: cut(load_task(t, "dev", data_dir), scale.dev_examples) for t in TASKS}
+
+def load_dev(n: int | None, data_dir=None, tasks=TASKS) -> dict[str, pd.DataFrame]:
+    """The dev rows a run of ``n`` dev examples per task scores (``load_frames``' cut), without
+    reading the training splits."""
+    return {t: cut(load_task(t, "dev", data_dir), n) for t in tasks}
+
+
+def load_frames(scale: Scale, data_dir=None, seed: int = 0) -> tuple[dict, dict]:
+    """Training and dev frames of the three tasks, cut to the scale's sizes (``cut``)."""
+    train = {t: cut(load_task(t, "train", data_dir), scale.max_examples, seed) for t in TASKS}
+    dev = {t: cut(load_task(t, "dev", data_dir), scale.dev_examples, seed) for t in TASKS}
     return train, dev
 
 
@@ -185,11 +193,7 @@ def evaluate_run(run: str | Path, data_dir=None, device=None, progress: bool = F
     folder = resolve_data_dir(data_dir).resolve()
     own = str(folder) == saved["data_dir"] if "data_dir" in saved else data_dir is None
     out = run if own else run / f"eval-{folder.name}"
-    n = Scale(**saved["scale_config"]).dev_examples
-    dev = {}
-    for task in TASKS:  # load_frames' seeded cut of dev, without reading the training split
-        df = load_task(task, "dev", data_dir)
-        dev[task] = df if n is None or n >= len(df) else df.sample(n=n, random_state=0).reset_index(drop=True)
+    dev = load_dev(Scale(**saved["scale_config"]).dev_examples, data_dir)
     metrics = finish_run(out, model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir,
                          progress=progress)
     if not own:

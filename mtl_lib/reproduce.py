@@ -208,14 +208,10 @@ def read_metrics(out: Path, config: str, seeds: int) -> list[dict | None]:
 
 def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
     """The dev rows a run scored (its scale's seeded cut), with their gold labels, by task."""
-    from .data import load_task
+    from .experiment import load_dev
 
-    n = metrics["scale_config"]["dev_examples"]
-    frames = {}
-    for task in metrics.get("tasks", ["sst", "para", "sts"]):
-        df = load_task(task, "dev", data_dir or metrics.get("data_dir"))
-        frames[task] = df if n is None or n >= len(df) else df.sample(n=n, random_state=0).reset_index(drop=True)
-    return frames
+    return load_dev(metrics["scale_config"]["dev_examples"], data_dir or metrics.get("data_dir"),
+                    metrics.get("tasks", ["sst", "para", "sts"]))
 
 
 def dev_predictions(folder: Path, task: str) -> np.ndarray:
