@@ -283,7 +283,8 @@ def cmd_reproduce(args) -> int:
     seeds = args.seeds or BUDGETS[args.scale]["seeds"]
     extra = [flag for flag, value in (("--data-dir", args.data_dir), ("--device", args.device)) if value
              for flag in (flag, value)]
-    written = reproduce(args.table, args.scale, seeds, Path(args.out), extra, train=not args.tables_only)
+    written = reproduce(args.table, args.scale, seeds, Path(args.out), extra, train=not args.tables_only,
+                        from_shipped=args.from_shipped)
     for name, text in written.items():
         print(text)
     print(f"wrote {', '.join(str(Path(args.out) / f'{name}.md') for name in written)} "
@@ -523,6 +524,9 @@ def add_reproduce_parser(command) -> None:
     reproduce.add_argument("--out", required=True, help="folder of the runs and tables (run again to resume)")
     reproduce.add_argument("--tables-only", action="store_true",
                            help="train nothing: write the tables from the runs in --out (missing seeds are marked)")
+    reproduce.add_argument("--from-shipped", action="store_true",
+                           help="start from the per-seed scores shipped in mtl_lib/results/ (train only the "
+                           "seeds they lack: a shipped table extended by more seeds)")
     add_common(reproduce)
     reproduce.set_defaults(func=cmd_reproduce)
 

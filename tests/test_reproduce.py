@@ -182,3 +182,21 @@ def test_readme_shows_the_shipped_tables():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert reproduce.readme_block() in readme
+
+
+def test_restored_shipped_runs_give_back_the_shipped_table(tmp_path, monkeypatch):
+    """--from-shipped: the shipped per-seed scores become finished runs, so the table they make is
+    the shipped one and only the seeds it lacks would be trained."""
+    shipped = json.loads((reproduce.SHIPPED / "table2-laptop.json").read_text())
+    restored = reproduce.restore_shipped("table2", "laptop", tmp_path)
+    assert restored == sum(record is not None for runs in shipped["rows"].values() for record in runs)
+    assert reproduce.restore_shipped("table2", "laptop", tmp_path) == 0  # runs already there are left alone
+    seeds = len(next(iter(shipped["rows"].values())))
+    summary = reproduce.summarize("table2", seeds, tmp_path).set_index("row")
+    for label, runs in shipped["rows"].items():
+        assert summary.loc[label, "overall"] == pytest.approx(np.mean([r["overall"] for r in runs]))
+    trained = []
+    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    reproduce.reproduce("table2", "laptop", seeds + 1, tmp_path, train=True)
+    assert len(trained) == len(reproduce.configs_of("table2"))  # one new seed per row, nothing retrained
+    assert all(args[args.index("--seed") + 1] == str(seeds) for args in trained)
