@@ -149,7 +149,8 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
         scale = dataclasses.replace(scale, max_examples=args.max_examples or scale.max_examples,
                                     dev_examples=args.dev_examples or scale.dev_examples)
     head = HeadConfig(checkpoint=args.checkpoint or scale.checkpoint, pooling=args.pooling,
-                      pair_features=args.pair_features, sts_head=args.sts_head, dropout=dropout)
+                      pair_features=args.pair_features, sts_head=args.sts_head, dropout=dropout,
+                      cross_encode=args.cross_encode)
     cfg = TrainConfig(method="sequential" if args.method == "sequential" else "summed",
                       order=tuple(args.order.split(",")), sampling=args.sampling,
                       epochs=args.epochs or scale.epochs, lr=lr, head_lr=args.head_lr,
@@ -157,7 +158,9 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
                       warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
                       smart_lambda=smart_lambda, smart_sigma=args.smart_sigma,
                       smart_steps=args.smart_steps, smart_epsilon=args.smart_epsilon,
-                      smart_dropout=args.smart_dropout, train_eval_examples=args.train_eval_examples)
+                      smart_dropout=args.smart_dropout, train_eval_examples=args.train_eval_examples,
+                      loss_weighting=args.loss_weighting, weighting_lr=args.weighting_lr,
+                      layer_decay=args.layer_decay, contrastive=args.contrastive)
     return scale, head, cfg
 
 
@@ -335,6 +338,13 @@ def _order(text: str) -> str:
     return text
 
 
+def _pair_tasks(text: str) -> tuple[str, ...]:
+    tasks = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tasks or any(t not in ("para", "sts") for t in tasks):
+        raise argparse.ArgumentTypeError(f"{text!r}: give pair tasks separated by commas: para, sts or para,sts")
+    return tasks
+
+
 def _tasks(text: str) -> tuple[str, ...]:
     parts = tuple(t for t in ("sst", "para", "sts") if t in text.split(","))
     if not parts or len(parts) != len(text.split(",")):
@@ -390,6 +400,20 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="same: the clean and perturbed passes share dropout masks, so SMART measures the "
                         "perturbation alone; independent: fresh masks, which makes the regularizer a "
                         "dropout-consistency (R-Drop-like) penalty")
+    beyond = parser.add_argument_group("beyond the paper (notebook 09)")
+    beyond.add_argument("--loss-weighting", choices=["sum", "uncertainty"], default="sum",
+                        help="summed loss: plain sum, or task weights learned from each task's uncertainty "
+                        "(Kendall et al. 2018)")
+    beyond.add_argument("--weighting-lr", type=float, default=0.02, help="learning rate of those weights")
+    beyond.add_argument("--layer-decay", type=float, default=1.0,
+                        help="layer-wise learning-rate decay: each encoder layer learns at this factor times "
+                        "the rate of the layer above it (1: off)")
+    beyond.add_argument("--contrastive", type=float, default=0.0,
+                        help="weight of the in-batch negatives loss on Quora duplicates and STS pairs scored "
+                        ">= 4 (0: off)")
+    beyond.add_argument("--cross-encode", type=_pair_tasks, default=(),
+                        help="pair tasks read as one sequence [CLS] a [SEP] b [SEP], e.g. para or para,sts "
+                        "(default: none; a cross-encoded sts needs --sts-head linear)")
     parser.add_argument("--train-eval-examples", type=int, default=500,
                         help="training rows per task scored with dev after each epoch, for the train vs dev "
                         "curves (0: none, which saves time when only the final dev scores matter)")

@@ -16,6 +16,13 @@ The similarity head is either such a linear head, or (paper Equation 2) the
 cosine of the two embeddings scaled to the label range:
 ``score = 5 * cos(u, v)`` - no parameters of its own, so STS trains the
 encoder's geometry directly.
+
+A pair task may instead be *cross-encoded* (``cross_encode``, notebook 09):
+one pass over ``[CLS] a [SEP] b [SEP]`` (token types 0 for a, 1 for b), so
+that attention compares the two sentences word by word, and the head reads
+the pooled joint vector (B, H). It costs a full encoder pass per pair, where
+a bi-encoder embeds each sentence once and compares any two by a dot product
+(which is why retrieval needs the bi-encoder).
 """
 
 from __future__ import annotations
@@ -43,8 +50,17 @@ class HeadConfig:
     sts_head: str = "linear"  # "linear" or "cosine"
     dropout: float = 0.1  # heads and encoder (hidden and attention dropout)
     head_hidden: int = 256
+    cross_encode: tuple = ()  # pair tasks read as one sequence [CLS] a [SEP] b [SEP] (see join_pairs)
 
     def __post_init__(self):
+        self.cross_encode = tuple(self.cross_encode)
+        wrong = [t for t in self.cross_encode if t not in ("para", "sts")]
+        if wrong:
+            raise ValueError(f"cross_encode={self.cross_encode!r}: only the pair tasks para and sts can be "
+                             f"cross-encoded, not {', '.join(wrong)}.")
+        if "sts" in self.cross_encode and self.sts_head == "cosine":
+            raise ValueError("cross_encode includes sts, but sts_head='cosine' needs two separate embeddings "
+                             "(Equation 2): use sts_head='linear' with a cross-encoded STS, or cross-encode para only.")
         checks = {"pooling": POOLINGS, "pair_features": ("concat", "rich"),
                   "sts_head": ("linear", "cosine")}
         for name, allowed in checks.items():
@@ -68,6 +84,28 @@ class TaskHead(nn.Sequential):
         )
 
 
+def join_pairs(batch: dict, word_embeds: torch.Tensor | None = None) -> tuple[dict, torch.Tensor | None]:
+    """A bi-encoder pair batch (2B rows: the B first sentences, then the B second ones, each
+    ``[CLS] x [SEP]`` and padded) -> B rows ``[CLS] a [SEP] b [SEP]`` with token types 0 for a and 1
+    for b, what the tokenizer gives for a pair; ``word_embeds`` (2B, T, H), if given, are moved the
+    same way (SMART perturbs the embeddings of the batch it was given)."""
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    a_len, b_len = mask.sum(1).chunk(2)  # (B,), (B,): real tokens of a and of b
+    B, T = len(a_len), ids.shape[1]
+    total = a_len + b_len - 1  # b's [CLS] is dropped
+    pos = torch.arange(int(total.max()), device=ids.device)[None]  # (1, J)
+    in_a = pos < a_len[:, None]  # (B, J)
+    rows = torch.arange(B, device=ids.device)[:, None]
+    source_row = torch.where(in_a, rows, rows + B)  # (B, J): which of the 2B rows a position comes from
+    source_col = torch.where(in_a, pos, pos - a_len[:, None] + 1).clamp(max=T - 1)
+    valid = pos < total[:, None]  # (B, J): not padding
+    joint = {"input_ids": ids[source_row, source_col] * valid, "attention_mask": valid.long(),
+             "token_type_ids": (~in_a & valid).long()}
+    if word_embeds is not None:
+        word_embeds = word_embeds[source_row, source_col] * valid[..., None]  # (B, J, H)
+    return joint, word_embeds
+
+
 def pair_features(u: torch.Tensor, v: torch.Tensor, kind: str) -> torch.Tensor:
     """(B, H), (B, H) -> (B, 2H) for ``concat`` or (B, 4H) for ``rich``."""
     if kind == "concat":
@@ -89,12 +127,13 @@ class MultitaskBert(nn.Module):
         self.encoder = encoder
         H = encoder.config.hidden_size
         pair_dim = (2 if config.pair_features == "concat" else 4) * H
+        in_dim = {t: H if t in config.cross_encode else pair_dim for t in ("para", "sts")}
         self.heads = nn.ModuleDict({
             "sst": TaskHead(H, config.head_hidden, 5, config.dropout),
-            "para": TaskHead(pair_dim, config.head_hidden, 1, config.dropout),
+            "para": TaskHead(in_dim["para"], config.head_hidden, 1, config.dropout),
         })
         if config.sts_head == "linear":
-            self.heads["sts"] = TaskHead(pair_dim, config.head_hidden, 1, config.dropout)
+            self.heads["sts"] = TaskHead(in_dim["sts"], config.head_hidden, 1, config.dropout)
 
     @classmethod
     def from_pretrained(cls, config: HeadConfig | None = None, **kwargs) -> "MultitaskBert":
@@ -111,6 +150,9 @@ class MultitaskBert(nn.Module):
 
     def head(self, task: str, u: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
         """Task output from sentence embeddings (also used on cached features)."""
+        if task in self.config.cross_encode:
+            raise ValueError(f"{task} is cross-encoded: its head reads the joint pass of model({task!r}, batch), "
+                             "not two separate embeddings.")
         if task == "sst":
             return self.heads["sst"](u)  # (B, 5)
         if task == "sts" and self.config.sts_head == "cosine":
@@ -124,6 +166,9 @@ class MultitaskBert(nn.Module):
         raise ValueError(f"Unknown task {task!r}; choose one of {', '.join(TASK_NAMES)}.")
 
     def forward(self, task: str, batch: dict, word_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        if task in self.config.cross_encode:
+            joint, word_embeds = join_pairs(batch, word_embeds)
+            return self.heads[task](self.embed(joint, word_embeds)).squeeze(-1)  # (B, H) -> (B,)
         emb = self.embed(batch, word_embeds)
         if task == "sst":
             return self.head(task, emb)

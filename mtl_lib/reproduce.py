@@ -69,6 +69,12 @@ CONFIGS = {
     "pcgrad": ["--method", "pcgrad", *COURSE],
     "smart": ["--method", "pcgrad", *COURSE, "--smart-lambda", "5"],
     "smart-independent": ["--method", "pcgrad", *COURSE, "--smart-lambda", "5", "--smart-dropout", "independent"],
+    # notebook 09's levers, each added to the course recipe alone
+    "uncertainty": ["--method", "summed", *COURSE, "--loss-weighting", "uncertainty"],
+    "layer-decay": ["--method", "summed", *COURSE, "--layer-decay", "0.9"],
+    "contrastive": ["--method", "summed", *COURSE, "--contrastive", "1"],
+    "rdrop": ["--method", "summed", *COURSE, "--smart-lambda", "1", "--smart-sigma", "0", "--smart-dropout", "independent"],
+    "cross-para": ["--method", "summed", *COURSE, "--cross-encode", "para"],
     **{f"sequential-{o.replace(',', '-')}": ["--method", "sequential", *BASE, "--order", o] for o in ORDERS},
     **{f"single-{t}": ["--method", "summed", *COURSE, "--tasks", t] for t in ("sst", "para", "sts")},
 }
@@ -102,6 +108,12 @@ TABLES = {
                Row("SST alone", "single-sst", "+ rich pair features"),
                Row("Quora alone", "single-para", "+ rich pair features"),
                Row("STS alone", "single-sts", "+ rich pair features")],
+    "beyond": [Row("course recipe", "rich"),
+               Row("+ uncertainty weights", "uncertainty", "course recipe"),
+               Row("+ layer-wise lr decay 0.9", "layer-decay", "course recipe"),
+               Row("+ in-batch negatives", "contrastive", "course recipe"),
+               Row("+ R-Drop", "rdrop", "course recipe"),
+               Row("+ cross-encoded Quora", "cross-para", "course recipe")],
 }
 TABLE_NAMES = [*TABLES, "all"]
 CAPTIONS = {
@@ -111,6 +123,7 @@ CAPTIONS = {
     "table3": "the paper's Table 3: summed loss +/- PCGrad",
     "table4": "the paper's Table 4: PCGrad +/- SMART (lambda 5), both dropout modes",
     "ladder": "one thing added per rung, and each task alone",
+    "beyond": "notebook 09: each lever added alone to the course recipe (a comparison declared in advance)",
 }
 
 
@@ -182,18 +195,18 @@ def restore_shipped(table: str, scale: str, out: Path) -> int:
     ``reproduce`` trains only the seeds the package does not have (``--from-shipped``: a shipped
     table extended by more seeds without re-training the ones it has). A restored run's
     ``metrics.json`` holds the shipped scores and ``"restored_from"``; it has no predictions, so
-    the one-seed bootstrap cannot use it. Runs already in ``out`` are left alone. Returns how many
-    runs were restored."""
-    restored = 0
-    for name in (TABLE_NAMES[:-1] if table == "all" else [table]):
+    the one-seed bootstrap cannot use it. Runs already in ``out`` are left alone (as is a run two
+    shipped tables share: the first one read). Returns how many runs were restored."""
+    restored, wanted = 0, set(configs_of(table))
+    for name in TABLE_NAMES[:-1]:  # any shipped table may hold a configuration this one needs
         path = SHIPPED / f"{name}-{scale}.json"
         if not path.exists():
             continue
         shipped = json.loads(path.read_text())
         configs = {row.label: row.config for row in TABLES[name]}
         for label, runs in shipped["rows"].items():
-            if label not in configs:
-                continue  # a row the table no longer has
+            if configs.get(label) not in wanted:
+                continue  # a row the table no longer has, or one this table does not need
             for seed, record in enumerate(runs):
                 target = run_dir(out, configs[label], seed) / "metrics.json"
                 if record is None or target.exists():

@@ -60,12 +60,15 @@ from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
 from .smart import rng_state, smart_regularizer
+from .contrastive import in_batch_negatives, positives
+from .weighting import UncertaintyWeights
 from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 
 METHODS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
 SCHEDULES = ("linear", "per-phase", "constant")
 SMART_DROPOUT = ("same", "independent")
+LOSS_WEIGHTINGS = ("sum", "uncertainty")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
 # Options that change when and how often a run saves or reports, never what it computes:
 # a run may be resumed with other values of these.
@@ -106,6 +109,10 @@ class TrainConfig:
     smart_step_size: float = 1e-3
     smart_epsilon: float = 1e-5  # ascent: delta is projected onto ||delta||_inf <= epsilon (SMART's default)
     smart_dropout: str = "same"  # same: clean and perturbed passes share dropout masks; independent: R-Drop-like
+    loss_weighting: str = "sum"  # summed only: sum, or uncertainty (learned task weights, mtl_lib.weighting)
+    weighting_lr: float = 0.02  # learning rate of the uncertainty weights' log-variances
+    layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
+    contrastive: float = 0.0  # weight of in-batch negatives on para/sts positives (mtl_lib.contrastive; 0: off)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -136,6 +143,13 @@ class TrainConfig:
         if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
             raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0, smart_steps "
                              f"({self.smart_steps}) 0 or 1 and smart_epsilon ({self.smart_epsilon}) > 0.")
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"loss_weighting={self.loss_weighting!r}; choose one of {', '.join(LOSS_WEIGHTINGS)}.")
+        if self.loss_weighting != "sum" and self.method != "summed":
+            raise ValueError("loss_weighting='uncertainty' weighs the tasks of one summed step: it needs method='summed'.")
+        if not 0 < self.layer_decay <= 1 or self.contrastive < 0 or self.weighting_lr <= 0:
+            raise ValueError(f"layer_decay={self.layer_decay} must be in (0, 1], contrastive={self.contrastive} "
+                             f">= 0 and weighting_lr={self.weighting_lr} > 0.")
         if not (self.lr > 0 and self.head_lr > 0):
             raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
 
@@ -149,6 +163,20 @@ def task_batch_sizes(sizes: dict[str, int], cfg: TrainConfig, epoch: int) -> dic
     total = sum(weights.values())
     budget = cfg.batch_size * len(sizes)
     return {t: max(1, round(budget * w / total)) for t, w in weights.items()}
+
+
+def layer_rates(encoder, lr: float, decay: float) -> list[tuple[torch.nn.Module, float]]:
+    """Layer-wise learning-rate decay (Howard & Ruder 2018; ELECTRA, Clark et al. 2020): the top of
+    the encoder learns at ``lr``, each layer below at ``decay`` times the one above it, the embeddings
+    lowest: lr * decay ** L. Lower layers hold the general features, which fine-tuning should
+    move least. Returns (module, rate) pairs that cover the encoder's parameters once."""
+    if decay == 1:
+        return [(encoder, lr)]  # one group, as without the option
+    n = len(encoder.layers)
+    top = [m for name, m in encoder.named_children() if name not in ("embeddings", "layers")]  # the pooler
+    return ([(encoder.embeddings, lr * decay ** n)]
+            + [(layer, lr * decay ** (n - 1 - k)) for k, layer in enumerate(encoder.layers)]
+            + [(m, lr) for m in top])
 
 
 def amp_dtype(device: torch.device, enabled: bool):
@@ -196,12 +224,16 @@ class Trainer:
         self.pin = self.device.type == "cuda"
         self.model.to(self.device)
         distributed.broadcast_parameters(self.model)  # torchrun: every rank starts from rank 0's weights
-        groups = []  # encoder / heads x weight decay / none (biases, LayerNorm)
-        for part, lr in ((model.encoder, cfg.lr), (model.heads, cfg.head_lr)):
+        groups = []  # encoder layers / heads x weight decay / none (biases, LayerNorm)
+        for part, lr in (*layer_rates(model.encoder, cfg.lr, cfg.layer_decay), (model.heads, cfg.head_lr)):
             params = [p for p in part.parameters() if p.requires_grad]
             groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr,
                         "weight_decay": cfg.weight_decay},
                        {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
+        self.weighting = None
+        if cfg.loss_weighting == "uncertainty":
+            self.weighting = UncertaintyWeights(list(train)).to(self.device)
+            groups.append({"params": list(self.weighting.parameters()), "lr": cfg.weighting_lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
             self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
@@ -261,8 +293,15 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 same = cfg.smart_lambda > 0 and cfg.smart_dropout == "same"
                 state = rng_state(self.device) if same else None  # replayed: the perturbed pass's masks
-                output = self.model(task, batch)
+                contrast = cfg.contrastive > 0 and task in ("para", "sts") and task not in self.model.config.cross_encode
+                if contrast:  # the same pass, keeping the two embeddings for the in-batch negatives
+                    u, v = self.model.embed(batch).chunk(2)  # (2B, H) -> (B, H), (B, H)
+                    output = self.model.head(task, u, v)
+                else:
+                    output = self.model(task, batch)
                 loss = task_loss(task, output, labels)
+                if contrast:
+                    loss = loss + cfg.contrastive * in_batch_negatives(u, v, positives(task, labels))
                 if cfg.smart_lambda > 0:
                     loss = loss + cfg.smart_lambda * smart_regularizer(
                         self.model, task, batch, output, cfg.smart_sigma, cfg.smart_steps,
@@ -272,6 +311,8 @@ class Trainer:
 
     def update(self, losses: dict[str, torch.Tensor]) -> None:
         self.optimizer.zero_grad(set_to_none=True)
+        if self.weighting is not None:  # learned task weights; sets their own gradient
+            losses = self.weighting.weigh(losses, float(self.scaler.get_scale()) if self.scaler.is_enabled() else 1.0)
         if self.cfg.pcgrad and len(losses) > 1:
             self.pcgrad_backward(losses)
         else:
@@ -361,9 +402,10 @@ class Trainer:
             if self.cfg.history_every and done % self.cfg.history_every == 0:
                 values = self.check_finite(running, tasks, desc)
                 n = done - mark[0]
+                weights = {f"weight_{t}": w for t, w in self.weighting.weights().items()} if self.weighting else {}
                 self.loss_history.append({"epoch": epoch + 1, "phase": phase, "step": self.step,
                                           **{f"train_loss_{t}": (v - m) / n
-                                             for t, v, m in zip(tasks, values, mark[1])}})
+                                             for t, v, m in zip(tasks, values, mark[1])}, **weights})
                 mark = (done, values)
             if last:
                 break
@@ -460,6 +502,8 @@ class Trainer:
         state = {"epoch": epoch if position else epoch + 1, "step": self.step, "seconds": self.elapsed(),
                  "train_config": asdict(self.cfg), "head_config": self.model.config.to_dict(),
                  "history": self.history, "loss_history": self.loss_history, "pcgrad_steps": self.conflicts}
+        if self.weighting is not None:
+            state["loss_log_vars"] = self.weighting.log_vars.tolist()
         if position:
             state["position"] = position
         save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state, scaler=self.scaler,
@@ -503,6 +547,9 @@ class Trainer:
         self.start_epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         self.loss_history = state.get("loss_history", [])
         self.conflicts = state.get("pcgrad_steps", [])
+        if self.weighting is not None:
+            with torch.no_grad():
+                self.weighting.log_vars.copy_(torch.tensor(state["loss_log_vars"]))
         self.elapsed_before = state.get("seconds", self.history[-1]["seconds"] if self.history else 0.0)
         position = state.get("position")
         if position:
