@@ -203,6 +203,7 @@ def stop_at_step(trainer, step):
 @pytest.mark.parametrize("options", [
     {"method": "summed", "pcgrad": True, "smart_lambda": 1.0},  # the RNG-hungry paths: PCGrad orders, SMART noise
     {"method": "sequential", "order": ("para", "sts", "sst")},
+    {"method": "summed", "loss_weighting": "uncertainty", "layer_decay": 0.8, "contrastive": 1.0},  # notebook 09
 ])
 def test_mid_epoch_checkpoint_resumes_exactly(frames, tokenizer, tmp_path, options):
     train, dev = frames
