@@ -160,7 +160,8 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
                       smart_steps=args.smart_steps, smart_epsilon=args.smart_epsilon,
                       smart_dropout=args.smart_dropout, train_eval_examples=args.train_eval_examples,
                       loss_weighting=args.loss_weighting, weighting_lr=args.weighting_lr,
-                      layer_decay=args.layer_decay, contrastive=args.contrastive)
+                      layer_decay=args.layer_decay, contrastive=args.contrastive,
+                      history_every=args.history_every, task_weights=args.task_weights)
     return scale, head, cfg
 
 
@@ -338,6 +339,19 @@ def _order(text: str) -> str:
     return text
 
 
+def _task_weights(text: str) -> dict[str, float]:
+    weights = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        task, _, value = part.partition("=")
+        try:
+            weights[task.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: write TASK=WEIGHT, e.g. sts=0.04 or sst=2,sts=0.04") from None
+        if task.strip() not in ("sst", "para", "sts") or not weights[task.strip()] > 0:
+            raise argparse.ArgumentTypeError(f"{part!r}: the task must be sst, para or sts and the weight positive")
+    return weights
+
+
 def _pair_tasks(text: str) -> tuple[str, ...]:
     tasks = tuple(t.strip() for t in text.split(",") if t.strip())
     if not tasks or any(t not in ("para", "sts") for t in tasks):
@@ -404,6 +418,9 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     beyond.add_argument("--loss-weighting", choices=["sum", "uncertainty"], default="sum",
                         help="summed loss: plain sum, or task weights learned from each task's uncertainty "
                         "(Kendall et al. 2018)")
+    beyond.add_argument("--task-weights", type=_task_weights, default={},
+                        help="constant factors on the task losses, e.g. sts=0.04 (the STS squared error on "
+                        "the 0..1 scale instead of 0..5: 1/5^2) (default: 1 each)")
     beyond.add_argument("--weighting-lr", type=float, default=0.02, help="learning rate of those weights")
     beyond.add_argument("--layer-decay", type=float, default=1.0,
                         help="layer-wise learning-rate decay: each encoder layer learns at this factor times "
@@ -414,6 +431,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     beyond.add_argument("--cross-encode", type=_pair_tasks, default=(),
                         help="pair tasks read as one sequence [CLS] a [SEP] b [SEP], e.g. para or para,sts "
                         "(default: none; a cross-encoded sts needs --sts-head linear)")
+    parser.add_argument("--history-every", type=int, default=10,
+                        help="steps per row of the loss history: the mean training loss of each task (0: off)")
     parser.add_argument("--train-eval-examples", type=int, default=500,
                         help="training rows per task scored with dev after each epoch, for the train vs dev "
                         "curves (0: none, which saves time when only the final dev scores matter)")

@@ -29,6 +29,7 @@ trained with (``BASE``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -70,6 +71,7 @@ CONFIGS = {
     "smart": ["--method", "pcgrad", *COURSE, "--smart-lambda", "5"],
     "smart-independent": ["--method", "pcgrad", *COURSE, "--smart-lambda", "5", "--smart-dropout", "independent"],
     # notebook 09's levers, each added to the course recipe alone
+    "sts-unit": ["--method", "summed", *COURSE, "--task-weights", "sts=0.04"],
     "uncertainty": ["--method", "summed", *COURSE, "--loss-weighting", "uncertainty"],
     "layer-decay": ["--method", "summed", *COURSE, "--layer-decay", "0.9"],
     "contrastive": ["--method", "summed", *COURSE, "--contrastive", "1"],
@@ -109,6 +111,7 @@ TABLES = {
                Row("Quora alone", "single-para", "+ rich pair features"),
                Row("STS alone", "single-sts", "+ rich pair features")],
     "beyond": [Row("course recipe", "rich"),
+               Row("+ STS loss on the 0..1 scale", "sts-unit", "course recipe"),
                Row("+ uncertainty weights", "uncertainty", "course recipe"),
                Row("+ layer-wise lr decay 0.9", "layer-decay", "course recipe"),
                Row("+ in-batch negatives", "contrastive", "course recipe"),
@@ -303,9 +306,12 @@ def summarize(table: str, seeds: int, out: Path) -> pd.DataFrame:
                 if len(pairs) >= 2:
                     mean, low, high = paired_interval([a[key] for a, _ in pairs], [b[key] for _, b in pairs])
                     record[f"d_{key}_how"] = f"t over {len(pairs)} seeds"
-                else:
+                elif all((run_dir(out, c, 0) / "predictions").is_dir() for c in (row.config, parent.config)):
                     mean, low, high = bootstrap_difference(out, row.config, parent.config, key)
                     record[f"d_{key}_how"] = "bootstrap over dev rows, 1 seed"
+                else:  # a restored run (--from-shipped) keeps its scores, not its predictions
+                    mean, low, high = pairs[0][0][key] - pairs[0][1][key], math.nan, math.nan
+                    record[f"d_{key}_how"] = "1 seed, no interval (a restored run has no predictions)"
                 record[f"d_{key}"], record[f"d_{key}_low"], record[f"d_{key}_high"] = mean, low, high
         records.append(record)
     return pd.DataFrame(records)

@@ -109,6 +109,7 @@ class TrainConfig:
     smart_step_size: float = 1e-3
     smart_epsilon: float = 1e-5  # ascent: delta is projected onto ||delta||_inf <= epsilon (SMART's default)
     smart_dropout: str = "same"  # same: clean and perturbed passes share dropout masks; independent: R-Drop-like
+    task_weights: dict = field(default_factory=dict)  # task -> constant factor on its loss (default 1)
     loss_weighting: str = "sum"  # summed only: sum, or uncertainty (learned task weights, mtl_lib.weighting)
     weighting_lr: float = 0.02  # learning rate of the uncertainty weights' log-variances
     layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
@@ -143,6 +144,10 @@ class TrainConfig:
         if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
             raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0, smart_steps "
                              f"({self.smart_steps}) 0 or 1 and smart_epsilon ({self.smart_epsilon}) > 0.")
+        wrong = {t: w for t, w in self.task_weights.items() if t not in TASK_NAMES or not w > 0}
+        if wrong:
+            raise ValueError(f"task_weights={self.task_weights!r}: give positive weights for tasks among "
+                             f"{', '.join(TASK_NAMES)} (wrong: {wrong}).")
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"loss_weighting={self.loss_weighting!r}; choose one of {', '.join(LOSS_WEIGHTINGS)}.")
         if self.loss_weighting != "sum" and self.method != "summed":
@@ -306,6 +311,7 @@ class Trainer:
                     loss = loss + cfg.smart_lambda * smart_regularizer(
                         self.model, task, batch, output, cfg.smart_sigma, cfg.smart_steps,
                         cfg.smart_step_size, cfg.smart_epsilon, dropout_state=state)
+            loss = loss * cfg.task_weights.get(task, 1.0)
             out[task] = loss if weight is None else loss * weight
         return out
 

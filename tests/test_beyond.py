@@ -125,3 +125,25 @@ def test_the_levers_train_together(data_dir, tokenizer):
     assert 0 <= history["dev_para_acc"].iloc[-1] <= 1
     rates = sorted({g["initial_lr"] for g in trainer.optimizer.param_groups})  # before the schedule
     assert rates[0] == pytest.approx(cfg.lr * 0.8 ** 6)  # the embeddings; the heads and weights are above
+
+
+def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
+    """--task-weights sts=0.04 is the STS squared error on the 0..1 scale: (5c - y)^2 / 25 = (c - y/5)^2."""
+    from mtl_lib.cli import build_parser
+
+    train = {"sts": load_task("sts", "train", data_dir, limit=8)}
+    model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine")).eval()
+    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8), progress=False)
+    weighted = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, task_weights={"sts": 0.04}), progress=False)
+    batch = next(iter(plain.loaders(0, {"sts": 8})["sts"]))
+    with torch.no_grad():
+        a, b = plain.losses({"sts": batch})["sts"], weighted.losses({"sts": batch})["sts"]
+        cos = model("sts", batch[0]) / 5
+    torch.testing.assert_close(b, 0.04 * a)
+    torch.testing.assert_close(b, F.mse_loss(cos, batch[1] / 5))
+    assert build_parser().parse_args(["train", "--task-weights", "sst=2,sts=0.04", "--out", "x"]).task_weights == \
+        {"sst": 2.0, "sts": 0.04}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--task-weights", "quora=2", "--out", "x"])
+    with pytest.raises(ValueError, match="task_weights"):
+        TrainConfig(task_weights={"sts": 0})
