@@ -94,6 +94,9 @@ NOTEBOOK_WORK = {
                                                "(256 rows per task)"),
     "08": Work(0, 0, "sweep, SMART modes and final model: read from the shipped colab tables when they "
                      "exist, else run at the colab sweep budget (see SWEEP_WORK)"),
+    "09": Work(2 * 32 * 1.1, 12_000, "uncertainty-weighted run + final recipe: 2 summed runs of 32 steps (1,024 "
+                                     "rows per task; in-batch negatives and weights add little), scored on 500 dev "
+                                     "rows per task; gradient norms and timings on a few batches"),
 }
 
 # Notebook 08 at colab scale, with the budgets below (the sweep's per-run budget for ``sweep.SWEEP_BUDGETS``
@@ -113,8 +116,8 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 # A notebook whose line is an estimate awaiting its re-execution goes in LAPTOP_ESTIMATED; update both here
 # when the notebooks' lines change.
 LAPTOP_MINUTES = {"00": 0.25, "01": 0.8, "02": 2.3, "03": 5.3, "04": 10.8, "05": 7.4, "06": 7.5, "07": 16.3,
-                  "08": 71.0}
-LAPTOP_ESTIMATED: set[str] = set()
+                  "08": 71.0, "09": 35.0}
+LAPTOP_ESTIMATED: set[str] = {"09"}
 
 # The most time a notebook may take at colab scale on a T4, and what the budgets are checked against.
 COLAB_LIMIT_MINUTES = 15.0

@@ -64,6 +64,7 @@ COLAB_BUDGETS: dict[str, dict] = {
     "05": {"max_examples": 2000, "dev_examples": 1000},  # 2 runs x 63 steps
     "06": {"max_examples": 1500, "dev_examples": 500},  # 2 runs x 47 steps
     "07": {"max_examples": 256, "dev_examples": 500},  # 5 runs x 3 epochs x 8 steps
+    "09": {"max_examples": 1024, "dev_examples": 500},  # 2 runs x 32 steps (the levers' run, the final recipe)
 }
 
 
