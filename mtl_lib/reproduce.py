@@ -267,7 +267,13 @@ def dev_predictions(folder: Path, task: str) -> np.ndarray:
 
 def bootstrap_difference(out: Path, new: str, old: str, key: str) -> tuple[float, float, float]:
     """Seed 0 of two configurations: new - old in ``key`` with a paired bootstrap over dev rows."""
-    new_dir, old_dir = run_dir(out, new, 0), run_dir(out, old, 0)
+    return paired_bootstrap(run_dir(out, new, 0), run_dir(out, old, 0), key)
+
+
+def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, float, float]:
+    """Two finished run folders that scored the same dev rows: new - old in ``key`` (a metric or
+    ``overall``) and its 95 % interval from a paired bootstrap over those rows (their dev predictions)."""
+    new_dir, old_dir = Path(new_dir), Path(old_dir)
     gold = dev_gold(json.loads((new_dir / "metrics.json").read_text()))
     tasks = [t for t in gold if key in ("overall", METRIC_NAMES[t])]
     labels = {t: gold[t]["label"].to_numpy(dtype=float) for t in tasks}
