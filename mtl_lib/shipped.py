@@ -68,6 +68,7 @@ def ship_run(run: str | Path, args: list[str], note: str, results: Path = RESULT
         raise FileNotFoundError(f"{metrics_path} not found: ship a finished run (a folder written by "
                                 f"`python -m mtl_lib {' '.join(normalized(args))} --out DIR`).")
     metrics = json.loads(metrics_path.read_text())
+    metrics.pop("data_dir", None)  # a path on the machine that measured it: meaningless elsewhere
     dest = shipped_run_path(args, results)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps({"command": normalized(args), "note": note, "metrics": metrics}, indent=1))
