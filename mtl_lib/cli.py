@@ -342,21 +342,20 @@ def _order(text: str) -> str:
 def _task_weights(text: str) -> dict[str, float]:
     weights = {}
     for part in (p.strip() for p in text.split(",") if p.strip()):
-        task, _, value = part.partition("=")
+        task, _, value = (x.strip() for x in part.partition("="))
         try:
-            weights[task.strip()] = float(value)
+            weights[task] = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{part!r}: write TASK=WEIGHT, e.g. sts=0.04 or sst=2,sts=0.04") from None
-        if task.strip() not in ("sst", "para", "sts") or not weights[task.strip()] > 0:
+        if task not in ("sst", "para", "sts") or not weights[task] > 0:
             raise argparse.ArgumentTypeError(f"{part!r}: the task must be sst, para or sts and the weight positive")
     return weights
 
 
 def _pair_tasks(text: str) -> tuple[str, ...]:
-    tasks = tuple(t.strip() for t in text.split(",") if t.strip())
-    if not tasks or any(t not in ("para", "sts") for t in tasks):
-        raise argparse.ArgumentTypeError(f"{text!r}: give pair tasks separated by commas: para, sts or para,sts")
-    return tasks
+    if not set(text.split(",")) <= {"para", "sts"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: only the pair tasks can be cross-encoded: para, sts or para,sts")
+    return _tasks(text)
 
 
 def _tasks(text: str) -> tuple[str, ...]:

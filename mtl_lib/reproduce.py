@@ -130,6 +130,14 @@ CAPTIONS = {
 }
 
 
+def lever_flags(label: str) -> list[str]:
+    """The train flags a row of the ``beyond`` table adds to the course recipe (its first row)."""
+    config = {row.label: row.config for row in TABLES["beyond"]}[label]
+    base = CONFIGS[TABLES["beyond"][0].config]
+    assert CONFIGS[config][:len(base)] == base, f"{config} does not extend the course recipe"
+    return CONFIGS[config][len(base):]
+
+
 def run_flags(config: str, scale: str, seed: int) -> list[str]:
     """The train flags of one run: its configuration, the scale's budget, the seed."""
     budget = BUDGETS[scale]
@@ -265,11 +273,6 @@ def dev_predictions(folder: Path, task: str) -> np.ndarray:
     return pd.read_csv(path, skipinitialspace=True).iloc[:, 1].to_numpy(dtype=float)
 
 
-def bootstrap_difference(out: Path, new: str, old: str, key: str) -> tuple[float, float, float]:
-    """Seed 0 of two configurations: new - old in ``key`` with a paired bootstrap over dev rows."""
-    return paired_bootstrap(run_dir(out, new, 0), run_dir(out, old, 0), key)
-
-
 def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, float, float]:
     """Two finished run folders that scored the same dev rows: new - old in ``key`` (a metric or
     ``overall``) and its 95 % interval from a paired bootstrap over those rows (their dev predictions)."""
@@ -313,7 +316,8 @@ def summarize(table: str, seeds: int, out: Path) -> pd.DataFrame:
                     mean, low, high = paired_interval([a[key] for a, _ in pairs], [b[key] for _, b in pairs])
                     record[f"d_{key}_how"] = f"t over {len(pairs)} seeds"
                 elif all((run_dir(out, c, 0) / "predictions").is_dir() for c in (row.config, parent.config)):
-                    mean, low, high = bootstrap_difference(out, row.config, parent.config, key)
+                    mean, low, high = paired_bootstrap(run_dir(out, row.config, 0),
+                                                       run_dir(out, parent.config, 0), key)
                     record[f"d_{key}_how"] = "bootstrap over dev rows, 1 seed"
                 else:  # a restored run (--from-shipped) keeps its scores, not its predictions
                     mean, low, high = pairs[0][0][key] - pairs[0][1][key], math.nan, math.nan

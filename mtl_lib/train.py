@@ -56,13 +56,13 @@ from .progress import bar as progress_bar
 
 from . import distributed
 from .batches import cycle, to_device, train_loader
+from .contrastive import in_batch_negatives, positives
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
 from .smart import rng_state, smart_regularizer
-from .contrastive import in_batch_negatives, positives
-from .weighting import UncertaintyWeights
 from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
+from .weighting import UncertaintyWeights
 
 METHODS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
@@ -220,6 +220,9 @@ class Trainer:
     def __init__(self, model: MultitaskBert, tokenizer, train: dict[str, pd.DataFrame],
                  dev: dict[str, pd.DataFrame], cfg: TrainConfig, device=None,
                  run_dir: str | Path | None = None, progress: bool = True):
+        if cfg.loss_weighting == "uncertainty" and distributed.world_size() > 1:
+            raise ValueError("loss_weighting='uncertainty' runs in one process: under torchrun each rank "
+                             "would set the weights' gradient from its own share of the batch.")
         self.model, self.tok, self.train, self.dev, self.cfg = model, tokenizer, train, dev, cfg
         self.device = torch.device(device or "cpu")
         self.run_dir = Path(run_dir) if run_dir else None

@@ -147,3 +147,38 @@ def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
         build_parser().parse_args(["train", "--task-weights", "quora=2", "--out", "x"])
     with pytest.raises(ValueError, match="task_weights"):
         TrainConfig(task_weights={"sts": 0})
+
+
+def test_contrastive_adds_its_weighted_loss_to_the_pair_task(data_dir, tokenizer):
+    """Trainer.losses with --contrastive W is the head's loss plus W x L_con of the same pass."""
+    train = {"para": load_task("para", "train", data_dir, limit=8)}
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich")).eval()  # eval: no dropout
+    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8), progress=False)
+    contrast = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, contrastive=0.5), progress=False)
+    batch = next(iter(plain.loaders(0, {"para": 8})["para"]))
+    with torch.no_grad():
+        a, b = plain.losses({"para": batch})["para"], contrast.losses({"para": batch})["para"]
+        u, v = model.embed(batch[0]).chunk(2)
+    expected = 0.5 * in_batch_negatives(u, v, positives("para", batch[1]))
+    assert expected > 0
+    torch.testing.assert_close(b - a, expected)
+
+
+def test_beyond_rows_are_the_course_recipe_plus_their_flags():
+    from mtl_lib import reproduce
+
+    course = reproduce.CONFIGS["rich"]
+    for row in reproduce.TABLES["beyond"][1:]:
+        assert reproduce.CONFIGS[row.config] == course + reproduce.lever_flags(row.label)
+        assert reproduce.lever_flags(row.label)  # each row adds something
+    assert reproduce.lever_flags("+ layer-wise lr decay 0.9") == ["--layer-decay", "0.9"]
+
+
+def test_uncertainty_weights_refuse_torchrun(data_dir, tokenizer, monkeypatch):
+    from mtl_lib import distributed
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    train = {"sst": load_task("sst", "train", data_dir, limit=4)}
+    with pytest.raises(ValueError, match="one process"):
+        Trainer(MultitaskBert.from_pretrained(), tokenizer, train, {}, TrainConfig(loss_weighting="uncertainty"),
+                progress=False)
