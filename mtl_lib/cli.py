@@ -527,10 +527,11 @@ def add_sweep_parser(command) -> None:
         "of dev overall in DIR/heatmaps.png. Run it again to resume: finished and failed runs are skipped, "
         "an interrupted run continues from its last epoch checkpoint. The other train options apply to "
         "every run. Per-run budget (--budget sweep): at laptop scale "
-        f"{laptop['max_examples']} training rows and {laptop['dev_examples']} dev rows per task and "
-        f"{laptop['epochs']} epoch (the 36-run grid in about an hour on a 2-core CPU); at full scale "
+        f"{laptop['max_examples']} training rows and {laptop['dev_examples']} dev rows per task, batches of "
+        f"{laptop['batch_size']} rows per task, {laptop['epochs']} epoch (the 36-run grid in about 1.5 hours "
+        "on a 2-core CPU, two sweeps over halves of the grid into the same DIR at once); at full scale "
         f"{full['max_examples']} training and {full['dev_examples']} dev rows per task, 1 epoch. "
-        "--max-examples, --dev-examples and --epochs override the budget.")
+        "--max-examples, --dev-examples, --batch-size and --epochs override the budget.")
     sweep.add_argument("--out", required=True, help="sweep folder (run again to resume)")
     for flag, key in (("--lr", "lr"), ("--smart-lambda", "smart_lambda"), ("--dropout", "dropout")):
         sweep.add_argument(flag, type=grid_values(flag), help="comma-separated values; overrides --config "

@@ -179,3 +179,37 @@ def test_markdown_results_table_round_trips(tmp_path):
     (tmp_path / "empty.md").write_text("no table here\n")
     with pytest.raises(ValueError, match="empty.md: no Markdown table"):
         sweep.read_markdown_table(tmp_path / "empty.md")
+
+
+def test_laptop_budget_sets_rows_and_batch_and_flags_override_it(monkeypatch):
+    """--scale laptop sweeps at reproduce's budget (64 steps of 8 rows per task); explicit flags win."""
+    seen = {}
+
+    def capture(out, grid, method, scale, head, cfg, **kwargs):
+        seen.update(scale=scale, cfg=cfg)
+        raise RuntimeError("captured")  # stop before any training
+
+    monkeypatch.setattr(sweep, "run_sweep", capture)
+    assert cli.main(["sweep", "--scale", "laptop", "--out", "unused"]) == 1
+    budget = sweep.SWEEP_BUDGETS["laptop"]
+    assert (seen["scale"].max_examples, seen["scale"].dev_examples) == (budget["max_examples"], budget["dev_examples"])
+    assert seen["cfg"].batch_size == budget["batch_size"] == 8 and seen["cfg"].epochs == budget["epochs"] == 1
+    assert budget["max_examples"] // budget["batch_size"] == 64  # the steps of one run
+    assert cli.main(["sweep", "--scale", "laptop", "--batch-size", "16", "--max-examples", "100", "--out", "x"]) == 1
+    assert seen["cfg"].batch_size == 16 and seen["scale"].max_examples == 100
+
+
+def test_two_halves_of_a_grid_in_one_folder_assemble_into_one_table(tmp_path, monkeypatch):
+    """Two sweeps over disjoint parts of a grid may share a folder; the whole grid's command then reads both back."""
+    calls = []
+    real_run = sweep.run_experiment
+    monkeypatch.setattr(sweep, "run_experiment", lambda out, *a, **k: calls.append(out.name) or real_run(out, *a, **k))
+    out = tmp_path / "sweep"
+    base = ["sweep", *TINY, "--lr", "1e-4", "--dropout", "0.1", "--out", str(out)]
+    assert cli.main([*base, "--smart-lambda", "1"]) == 0
+    assert cli.main([*base, "--smart-lambda", "3"]) == 0
+    assert len(pd.read_csv(out / "results.csv")) == 1  # each half writes its own rows
+    assert cli.main([*base, "--smart-lambda", "1,3"]) == 0  # nothing left to train
+    table = pd.read_csv(out / "results.csv")
+    assert calls == ["lr1e-04_lam1_drop0.1", "lr1e-04_lam3_drop0.1"]
+    assert list(table.run) == calls and table.overall.notna().all()
