@@ -243,6 +243,18 @@ def train_one(run_dir: Path, config: dict, method: str, scale, head, train_cfg, 
     gc.collect()
 
 
+def summary_by_lr(results: pd.DataFrame) -> pd.DataFrame:
+    """Per learning rate (largest first): how many runs ended ok, collapsed, non-finite or failed, the
+    best dev overall, and the mean SST accuracy and STS r of the runs that finished."""
+    def count(status):
+        return "status", lambda s: int((s == status).sum())
+
+    return results.groupby("lr").agg(
+        runs=("run", "size"), ok=count("ok"), collapsed=count("collapsed"), nonfinite=count("nonfinite"),
+        failed=count("failed"), best_overall=("overall", "max"), mean_sst_acc=("sst_acc", "mean"),
+        mean_sts_corr=("sts_corr", "mean")).sort_index(ascending=False)
+
+
 # --- the sweep -----------------------------------------------------------------------------
 def write_table(table: pd.DataFrame, path: Path) -> None:
     """CSV through a temporary file and a rename: a reader never sees half a table."""

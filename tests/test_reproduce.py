@@ -44,6 +44,23 @@ def test_paper_tables_match_the_figures_the_course_quotes():
         paper.paper_table(7)
 
 
+def test_paper_sweep_reads_as_a_sweep_results_table():
+    """Table 6 in the sweep's own shape: NaN rows non-finite, the one-class rows collapsed, counted per rate."""
+    from mtl_lib import sweep
+
+    table = paper.sweep_results()
+    assert {"run", "lr", "smart_lambda", "dropout", "overall", "status", "reason"} <= set(table.columns)
+    assert table.run.is_unique and len(table) == 36
+    assert (table.status == "nonfinite").sum() == 9 and table.loc[table.status == "nonfinite", "overall"].isna().all()
+    collapsed = table[table.status == "collapsed"]
+    assert (collapsed.sst_acc == 0.262).all() and (collapsed.para_acc == 0.632).all()
+    by_lr = sweep.summary_by_lr(table)
+    assert list(by_lr.index) == [1e-3, 1e-4, 1e-5]  # largest rate first
+    # every run at 1e-3 is one class or NaN (12 of 12); three at 1e-4, none at 1e-5
+    assert list(by_lr.collapsed + by_lr.nonfinite) == [12, 3, 0] and by_lr.runs.sum() == 36
+    assert by_lr.loc[1e-4, "best_overall"] == 0.620
+
+
 # --- intervals -------------------------------------------------------------------------------
 def test_paired_interval_is_the_t_interval_of_the_differences():
     new, old = [0.70, 0.72, 0.71], [0.68, 0.69, 0.70]
