@@ -108,24 +108,35 @@ def sweep_table() -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-#: Table 6 rows scoring exactly these read as collapsed: 0.262 is the share of "negative" sentences in the
-#: SST dev set (one class for every sentence); 0.632 is the paraphrase score every such row shares.
-ONE_CLASS = {"sst_acc": 0.262, "para_acc": 0.632}
+#: What a head that gives every dev input one answer scores, to the paper's three decimals. SST: each class's
+#: share of the official SST dev file (139, 289, 229, 279 and 165 of 1,101 sentences). Quora: 0.632, the
+#: paraphrase score that 21 of Table 6's 36 rows print exactly, whatever their other scores (SST from 0.253 to
+#: 0.402), and never undercut: the share of "not a duplicate" in the official dev file (our reading; the
+#: re-split offline copy has 0.625, so it cannot confirm the last digit).
+ONE_CLASS_SCORES = {"sst_acc": {0.126: 0, 0.262: 1, 0.208: 2, 0.253: 3, 0.150: 4}, "para_acc": {0.632: 0}}
+_HEADS = {"sst_acc": "SST", "para_acc": "paraphrase"}
+
+
+def one_class_reasons(row) -> str:
+    """Which heads of a Table 6 row score exactly what one answer for every dev input would ('' if none)."""
+    return "; ".join(f"{_HEADS[key]} {row[key]:.3f}: class {scores[row[key]]} for every input (our reading)"
+                     for key, scores in ONE_CLASS_SCORES.items() if row[key] in scores)
 
 
 def sweep_results() -> pd.DataFrame:
     """Table 6 in the shape of a sweep's results table (``mtl_lib.sweep``), so that the course's heat-maps
     and per-rate summaries read the paper's sweep as they read ours.
 
-    ``status`` is ``nonfinite`` where the paper prints NaN, ``collapsed`` where a row scores exactly the
-    one-class figures of ``ONE_CLASS`` (our reading: the paper does not say so), else ``ok``.
+    ``status`` is ``nonfinite`` where the paper prints NaN; ``collapsed`` where a head scores exactly what
+    one answer for every dev input scores (``ONE_CLASS_SCORES``: the rule ``mtl_lib.sweep`` applies to our
+    runs, read off the paper's printed scores; the paper itself does not say so), else ``ok``.
+    A constant STS head cannot be seen this way (its r is undefined), so only SST and paraphrase are read.
     """
     table = sweep_table()
-    one_class = (table.sst_acc == ONE_CLASS["sst_acc"]) & (table.para_acc == ONE_CLASS["para_acc"])
-    table["status"] = ["nonfinite" if math.isnan(o) else "collapsed" if c else "ok"
-                       for o, c in zip(table.overall, one_class)]
-    table["reason"] = ["SST 0.262 and paraphrase 0.632: one class for every input (our reading)" if c else ""
-                       for c in one_class]
+    table["reason"] = [one_class_reasons(row) for _, row in table.iterrows()]
+    table["status"] = ["nonfinite" if math.isnan(o) else "collapsed" if r else "ok"
+                       for o, r in zip(table.overall, table.reason)]
+    table = table[[*table.columns.drop(["status", "reason"]), "status", "reason"]]
     table.insert(0, "run", [f"paper lr{lr:g} lam{lam:g} drop{d:g}"
                             for lr, lam, d in zip(table.lr, table.smart_lambda, table.dropout)])
     return table

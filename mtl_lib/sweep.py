@@ -12,7 +12,7 @@ training time, a ``status`` and a ``reason``:
   prediction the same score (``evaluate.collapse_reasons``); ``reason`` names
   the head(s). Read from the run's ``metrics.json`` (``"collapsed"``), or for a
   run written before that record, from its ``predictions/*-dev-output.csv``.
-  The paper counted only SST; a collapsed Quora or STS head is as useless, so it counts too;
+  The paper names no collapses; ``paper.sweep_results`` reads its Table 6 with the same rule;
 * ``nonfinite`` - stopped by a NaN/inf loss (``NonFiniteLossError``);
 * ``failed``    - any other exception (the reason says which);
 * ``mismatch``  - the folder holds a finished run of ANOTHER configuration (its

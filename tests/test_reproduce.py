@@ -45,7 +45,8 @@ def test_paper_tables_match_the_figures_the_course_quotes():
 
 
 def test_paper_sweep_reads_as_a_sweep_results_table():
-    """Table 6 in the sweep's own shape: NaN rows non-finite, the one-class rows collapsed, counted per rate."""
+    """Table 6 in the sweep's own shape: NaN rows non-finite, rows where a head scores its one-class share
+    collapsed (the rule our sweep applies to its own runs), counted per rate."""
     from mtl_lib import sweep
 
     table = paper.sweep_results()
@@ -53,12 +54,25 @@ def test_paper_sweep_reads_as_a_sweep_results_table():
     assert table.run.is_unique and len(table) == 36
     assert (table.status == "nonfinite").sum() == 9 and table.loc[table.status == "nonfinite", "overall"].isna().all()
     collapsed = table[table.status == "collapsed"]
-    assert (collapsed.sst_acc == 0.262).all() and (collapsed.para_acc == 0.632).all()
+    assert (collapsed.para_acc == 0.632).all()  # every collapse the printed scores show is in paraphrase
+    assert (table.para_acc == 0.632).sum() == 21 and (table.para_acc > 0.630).all()  # the floor, never undercut
+    row = table.set_index(["lr", "smart_lambda", "dropout"]).loc[(1e-4, 1, 0.3)]  # SST 0.253, paraphrase 0.632
+    assert row.status == "collapsed" and "SST 0.253: class 3" in row.reason and "paraphrase 0.632" in row.reason
+    best = table.set_index(["lr", "smart_lambda", "dropout"]).loc[(1e-4, 5, 0.1)]
+    assert best.status == "ok" and best.reason == ""
     by_lr = sweep.summary_by_lr(table)
     assert list(by_lr.index) == [1e-3, 1e-4, 1e-5]  # largest rate first
-    # every run at 1e-3 is one class or NaN (12 of 12); three at 1e-4, none at 1e-5
-    assert list(by_lr.collapsed + by_lr.nonfinite) == [12, 3, 0] and by_lr.runs.sum() == 36
+    # every run at 1e-3 is NaN (9) or one class (3); five at 1e-4 and four at 1e-5 answer one paraphrase class
+    assert list(by_lr.nonfinite) == [9, 0, 0] and list(by_lr.collapsed) == [3, 5, 4] and by_lr.runs.sum() == 36
     assert by_lr.loc[1e-4, "best_overall"] == 0.620
+
+
+def test_one_class_scores_are_the_sst_dev_class_shares():
+    """The SST scores that read as one class are each class's share of the official SST dev file."""
+    from mtl_lib.data import load_task
+
+    shares = load_task("sst", "dev").label.value_counts(normalize=True).round(3)
+    assert {round(s, 3): int(c) for c, s in shares.items()} == paper.ONE_CLASS_SCORES["sst_acc"]
 
 
 # --- intervals -------------------------------------------------------------------------------
