@@ -119,6 +119,8 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 LAPTOP_MINUTES = {"00": 0.25, "01": 0.8, "02": 2.3, "03": 5.3, "04": 10.8, "05": 7.4, "06": 7.5, "07": 16.3,
                   "08": 71.0, "09": 3.0}
 LAPTOP_ESTIMATED: set[str] = set()
+#: Notebooks that keep their training runs and read them back when run again (04 through a JSON cache).
+SAVES_RUNS = {"04", "06", "07", "08", "09"}
 
 # The most time a notebook may take at colab scale on a T4, and what the budgets are checked against.
 COLAB_LIMIT_MINUTES = 15.0
@@ -148,7 +150,8 @@ def expected_time(notebook: str | None, scale: str, device_type: str) -> str:
         minutes = LAPTOP_MINUTES[notebook]
         how = "estimated" if notebook in LAPTOP_ESTIMATED else "measured"
         where = f"{how} on a 2-core CPU" + ("" if device_type == "cpu" else "; less on a GPU")
-        return f"expected time: about {minutes:g} min at laptop scale ({where}), less when its runs are on disk"
+        reuse = ", less when its runs are on disk" if notebook in SAVES_RUNS else ""
+        return f"expected time: about {minutes:g} min at laptop scale ({where}){reuse}"
     if scale == "colab":
         minutes = derived_minutes(notebook)
         if device_type != "cuda":

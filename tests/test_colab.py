@@ -82,6 +82,19 @@ def test_expected_time_lines(monkeypatch):
     assert "estimated" in budgets.expected_time("07", "laptop", "cpu")
     assert "hours" in budgets.expected_time("04", "colab", "cpu")
     assert budgets.expected_time(None, "laptop", "cpu") == ""
+    assert "runs are on disk" in budgets.expected_time("06", "laptop", "cpu")
+    assert "runs are on disk" not in budgets.expected_time("05", "laptop", "cpu")  # 05 keeps no runs
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_setup_output_states_the_current_expected_time(path):
+    """The setup cell's committed output (laptop scale, CPU) says what ``budgets`` says now: a re-timed
+    notebook whose setup cell was not re-run would show readers a stale estimate."""
+    nb = nbformat.read(path, as_version=4)
+    setup_cell = next(c for c in nb.cells if c.cell_type == "code" and "setup(notebook=" in c.source)
+    printed = "".join(o.get("text", "") for o in setup_cell.outputs)
+    assert budgets.expected_time(path.name[:2], "laptop", "cpu") in printed, (
+        f"{path.name}: re-run its setup cell at laptop scale (its output: {printed.strip()!r})")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
