@@ -492,7 +492,7 @@ def readme_block(scale: str = "laptop") -> str:
     """The README's seed-averaged results: the shipped ladder and Table 1, with how they were made."""
     ladder, table1 = shipped_table("ladder", scale), shipped_table("table1", scale)
     header = ladder.splitlines()[2:6]
-    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-08; "
+    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-09; "
                       "the paired Δ and its 95 % interval are explained in `mtl_lib/reproduce.py`):", "",
                       *(line.rstrip() for line in header), "", "The ladder, one thing added per rung, and each "
                       "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
