@@ -326,7 +326,9 @@ def print_written(out: Path, metrics: dict, names: list[str], optimizer_kept: bo
     for split in ("dev", "test"):
         names = sorted(p.name for p in predictions.glob(f"*-{split}-output.csv"))
         if names:
-            print(f"{split} predictions: {predictions}/ {', '.join(names)}")
+            first = f" (the first {metrics['test_rows']} rows of each test file: smoke scale)" if (
+                split == "test" and "test_rows" in metrics) else ""
+            print(f"{split} predictions: {predictions}/ {', '.join(names)}{first}")
     for task, reason in metrics.get("missing_test_files", {}).items():
         print(f"no {task} test predictions: {for_cli(reason)}")
 

@@ -137,6 +137,9 @@ def test_train_writes_the_recipe_run_and_says_where(trained, tiny_data):
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert f"wrote {out}/: metrics.json, curves.png" in printed
     assert f"test predictions: {out / 'predictions'}/ sst-test-output.csv, sts-test-output.csv" in printed
+    # smoke scale predicts the first 64 rows of each test file (the tiny files have 10) and says so
+    assert metrics["test_rows"] == 64 and "(the first 64 rows of each test file: smoke scale)" in printed
+    assert len((out / "predictions" / "sst-test-output.csv").read_text().strip().splitlines()) == 1 + 10
     if not (tiny_data / "quora-test-student.csv").exists():  # the offline copy has none: said, not skipped
         assert "para" in metrics["missing_test_files"] and "no para test predictions:" in printed
         assert "with --data-dir;" in printed and "data_dir=" not in printed  # the advice, for the command line
