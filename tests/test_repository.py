@@ -38,3 +38,18 @@ def test_no_data_or_weights_are_tracked():
     assert not [f for f in files if f.endswith(banned)]
     big = [f for f in files if (REPO / f).is_file() and (REPO / f).stat().st_size > 3_000_000]
     assert not big, f"large files tracked: {big}"
+
+
+def test_no_placeholder_is_left_in_the_documents():
+    """A fill-in token (``LAPTOP09``, ``TODO``) in a reader-facing document is a promise nobody kept; two
+    of them once sat in README's notebook table."""
+    placeholder = re.compile(r"\b[A-Z]{4,}[0-9]+\b|\b(?:TODO|TBD|FIXME|XXX)\b")
+    documents = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "data" / "README.md"]
+    left = {str(p.relative_to(REPO)): placeholder.findall(p.read_text()) for p in documents}
+    assert not {name: found for name, found in left.items() if found}, left
+    # the notebooks' Markdown, too
+    import nbformat
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                assert not placeholder.findall(cell.source), (path.name, placeholder.findall(cell.source))
