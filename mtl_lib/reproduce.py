@@ -352,14 +352,16 @@ def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int) -> str:
     lines = [f"# {table}: {CAPTIONS[table]}", "",
              f"Command: `python -m mtl_lib reproduce {table} --scale {scale} --seeds {seeds} --out DIR`  ",
              f"Scale {scale}: {budget['max_examples']} training rows per task, batches of {budget['batch_size']} "
-             f"rows per task, {budget['epochs']} epoch{'s' * (budget['epochs'] > 1)}; dev rows per task: {budget['dev_examples'] or 'all'}; "
-             f"the frozen baseline trains its heads for 10 epochs on cached features.  ",
+             f"rows per task, {budget['epochs']} epoch{'s' * (budget['epochs'] > 1)}; dev rows per task: {budget['dev_examples'] or 'all'}"
+             + ("; the frozen baseline trains its heads for 10 epochs on cached features.  "
+                if any(row.config == "baseline" for row in TABLES[table]) else ".  "),
              f"Seeds: {seeds} (0..{seeds - 1}; the seed sets data order, dropout and head initialisation; the "
              f"training rows are the same for every seed).  ",
              f"Hardware: {device}; torch {torch.__version__}; mtl_lib {__version__}; {date.today().isoformat()}.", "",
              "Scores: mean ± standard deviation over seeds. Δ: the paired difference to the row named in "
              "'vs', with its 95 % interval (Student t over seeds; with one seed a paired bootstrap over dev rows); "
-             "* marks an interval that excludes 0. Single-task rows have only their task's score.", "",
+             "* marks an interval that excludes 0. Single-task rows have only their task's score. min/run: minutes "
+             "of training per run, measured on a machine often shared with other jobs, so not a cost comparison.", "",
              "| row | SST acc | Quora acc | STS r | overall | vs | Δ overall | Δ SST | Δ Quora | Δ STS r | min/run | collapsed |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for record in summary.to_dict(orient="records"):
