@@ -133,10 +133,10 @@ def sweep_results() -> pd.DataFrame:
     A constant STS head cannot be seen this way (its r is undefined), so only SST and paraphrase are read.
     """
     table = sweep_table()
-    table["reason"] = [one_class_reasons(row) for _, row in table.iterrows()]
+    reasons = [one_class_reasons(row) for _, row in table.iterrows()]
     table["status"] = ["nonfinite" if math.isnan(o) else "collapsed" if r else "ok"
-                       for o, r in zip(table.overall, table.reason)]
-    table = table[[*table.columns.drop(["status", "reason"]), "status", "reason"]]
+                       for o, r in zip(table.overall, reasons)]
+    table["reason"] = reasons
     table.insert(0, "run", [f"paper lr{lr:g} lam{lam:g} drop{d:g}"
                             for lr, lam, d in zip(table.lr, table.smart_lambda, table.dropout)])
     return table

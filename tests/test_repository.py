@@ -4,6 +4,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import nbformat
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -48,7 +50,6 @@ def test_no_placeholder_is_left_in_the_documents():
     left = {str(p.relative_to(REPO)): placeholder.findall(p.read_text()) for p in documents}
     assert not {name: found for name, found in left.items() if found}, left
     # the notebooks' Markdown, too
-    import nbformat
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "markdown":
