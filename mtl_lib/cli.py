@@ -103,11 +103,15 @@ def cmd_info(args) -> int:
     from . import __version__
     from .checkpoints import resolve_checkpoint
     from .data import resolve_data_dir
+    from .precision import autocast_dtype, name as precision_name, native_bf16_cpu
     from .setup import get_device, get_scale
 
     scale = get_scale(args.scale)
     print(f"mtl_lib {__version__} | torch {torch.__version__} | threads {torch.get_num_threads()}")
-    print(f"device: {get_device(args.device)}")
+    device = get_device(args.device)
+    print(f"device: {device}")
+    print(f"precision (auto): {precision_name(autocast_dtype(device, 'auto'))}"
+          + (f"; this CPU {'has' if native_bf16_cpu() else 'lacks'} native bf16" if device.type == "cpu" else ""))
     print(f"scale: {scale.name} ({scale.notes})")
     print(f"checkpoint {scale.checkpoint}: {resolve_checkpoint(scale.checkpoint)}")
     print(f"data folder: {resolve_data_dir(args.data_dir)}")
@@ -161,7 +165,8 @@ def run_setup(args, scale, lr: float = 5e-5, smart_lambda: float = 0.0, dropout:
                       smart_dropout=args.smart_dropout, train_eval_examples=args.train_eval_examples,
                       loss_weighting=args.loss_weighting, weighting_lr=args.weighting_lr,
                       layer_decay=args.layer_decay, contrastive=args.contrastive,
-                      history_every=args.history_every, task_weights=args.task_weights)
+                      history_every=args.history_every, task_weights=args.task_weights,
+                      precision=args.precision, group_by_length=args.group_by_length)
     return scale, head, cfg
 
 
@@ -432,6 +437,13 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     beyond.add_argument("--cross-encode", type=_pair_tasks, default=(),
                         help="pair tasks read as one sequence [CLS] a [SEP] b [SEP], e.g. para or para,sts "
                         "(default: none; a cross-encoded sts needs --sts-head linear)")
+    speed = parser.add_argument_group("speed (the same computation, faster; docs/benchmarks.md)")
+    speed.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                       help="matrix products in bf16 under autocast (weights, losses and SMART's passes stay "
+                       "fp32), or fp32; auto: bf16 on a CPU with native bf16 and on Ampere+ GPUs, fp16 on "
+                       "older GPUs, fp32 elsewhere")
+    speed.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=True,
+                       help="training batches of rows of similar length (little padding), in a random order")
     parser.add_argument("--history-every", type=int, default=10,
                         help="steps per row of the loss history: the mean training loss of each task (0: off)")
     parser.add_argument("--train-eval-examples", type=int, default=500,

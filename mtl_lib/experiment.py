@@ -25,6 +25,7 @@ from .data import TASKS, load_task, resolve_data_dir
 from .evaluate import collapse_reasons, evaluate, predict, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
+from .precision import autocast_dtype, name as precision_name
 from .runs import damaged, load_checkpoint, write_json
 from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
@@ -109,7 +110,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
             raise ValueError("--method baseline trains on cached features in one process; run it without torchrun.")
         frozen, history = train_frozen_heads(model, tok, train, dev, epochs=baseline_epochs, lr=train_cfg.head_lr,
                                              max_length=train_cfg.max_length, seed=train_cfg.seed,
-                                             device=device, progress=progress)
+                                             device=device, progress=progress, precision=train_cfg.precision)
         extra.update(encode_seconds=frozen["encode_seconds"], head_train_seconds=frozen["train_seconds"])
         torch.save(model.heads.state_dict(), out / "heads.pt")
     else:
@@ -147,7 +148,10 @@ def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_
     ``metrics["data_dir"]`` is the data folder scored, so that ``evaluate_run`` knows the run's own data.
     ``progress`` shows a bar per task.
     """
-    metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device, progress=progress)
+    dtype = autocast_dtype(device, cfg.precision)  # training's precision also scores (mtl_lib.precision)
+    metrics, preds = evaluate(model, tok, dev, max_length=cfg.max_length, device=device, amp_dtype=dtype,
+                              progress=progress)
+    metrics["precision"] = precision_name(dtype)
     metrics["collapsed"] = collapse_reasons(preds)
     if "sst" in preds:
         metrics["sst_confusion"] = confusion_matrix(dev["sst"]["label"], preds["sst"]).tolist()
@@ -160,7 +164,8 @@ def finish_run(out: Path, model, tok, dev: dict, cfg: TrainConfig, device, data_
         test = {t: df.head(test_rows) for t, df in test.items()}
         metrics["test_rows"] = test_rows
     if test:
-        test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device, progress=progress)
+        test_preds = {t: predict(model, tok, t, df, max_length=cfg.max_length, device=device, amp_dtype=dtype,
+                                 progress=progress)
                       for t, df in test.items()}
         write_predictions(out / "predictions", "test", test, test_preds)
     if missing:
@@ -206,7 +211,7 @@ def evaluate_run(run: str | Path, data_dir=None, device=None, progress: bool = F
     own = str(folder) == saved["data_dir"] if "data_dir" in saved else data_dir is None
     out = run if own else run / f"eval-{folder.name}"
     dev = load_dev(Scale(**saved["scale_config"]).dev_examples, data_dir)
-    metrics = finish_run(out, model, tok, dev, TrainConfig(**saved["train_config"]), device, data_dir,
+    metrics = finish_run(out, model, tok, dev, TrainConfig.from_dict(saved["train_config"]), device, data_dir,
                          progress=progress, test_rows=TEST_ROWS.get(saved.get("scale")))
     if not own:
         write_json(out / "metrics.json", {**metrics, "run": str(run)})

@@ -24,6 +24,7 @@ from .progress import bar as progress_bar
 from .data import TASKS
 from .encode import encode
 from .evaluate import METRIC_NAMES, metric, overall_score
+from .precision import autocast, autocast_dtype, name as precision_name
 from .model import MultitaskBert, predictions, task_loss
 
 
@@ -41,8 +42,10 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return json.dumps(config, sort_keys=True)
 
 
-def feature_key(model: MultitaskBert, tokenizer, sentences: list[str], max_length: int) -> str:
-    """A hash of what decides the embeddings: weights, tokenizer, pooling, truncation, the sentences.
+def feature_key(model: MultitaskBert, tokenizer, sentences: list[str], max_length: int,
+                precision: str = "fp32") -> str:
+    """A hash of what decides the embeddings: weights, tokenizer, pooling, truncation, the sentences,
+    and the precision they were computed in (``"fp32"`` or ``"bf16"``, as resolved for the device).
 
     Every encoder tensor is hashed in full (name, dtype, shape, bytes; ~90 MB for MiniLM, well
     under a second): a fingerprint of a few tensors would serve a fine-tuned encoder, whose
@@ -50,6 +53,8 @@ def feature_key(model: MultitaskBert, tokenizer, sentences: list[str], max_lengt
     """
     h = hashlib.sha256()
     h.update(f"{model.config.checkpoint}|{model.config.pooling}|{max_length}|".encode())
+    if precision != "fp32":  # fp32 keys stay those of the caches written before precision was an option
+        h.update(f"precision={precision}|".encode())
     for name, tensor in model.encoder.state_dict().items():  # parameters and buffers
         tensor = tensor.detach().cpu().contiguous()
         h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
@@ -61,18 +66,22 @@ def feature_key(model: MultitaskBert, tokenizer, sentences: list[str], max_lengt
 
 def cached_embeddings(model: MultitaskBert, tokenizer, sentences: list[str], max_length: int = 128,
                       batch_size: int = 64, cache_dir: str | Path | None = None,
-                      device=None, progress: bool = True) -> torch.Tensor:
-    """(N, H) embeddings of ``sentences``, read from the disk cache when present."""
+                      device=None, progress: bool = True, precision: str = "auto") -> torch.Tensor:
+    """(N, H) embeddings of ``sentences``, read from the disk cache when present; computed under
+    ``precision`` (``mtl_lib.precision``), which is part of the cache key."""
+    device = torch.device(device or next(model.parameters()).device)
+    dtype = autocast_dtype(device, precision)
     path = None
     if cache_dir is not False:
         folder = Path(cache_dir or default_cache_dir())
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{feature_key(model, tokenizer, sentences, max_length)}.pt"
+        path = folder / f"{feature_key(model, tokenizer, sentences, max_length, precision_name(dtype))}.pt"
         if path.exists():
             return torch.load(path, weights_only=True)
     model.eval()
-    emb = encode(model.encoder, tokenizer, sentences, model.config.pooling, batch_size,
-                 max_length, device, progress)
+    with autocast(device, dtype):
+        emb = encode(model.encoder, tokenizer, sentences, model.config.pooling, batch_size,
+                     max_length, device, progress)
     if path is not None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         os.close(fd)
@@ -89,7 +98,8 @@ def task_features(model, tokenizer, task: str, df: pd.DataFrame, **kw) -> tuple:
 
 def train_frozen_heads(model: MultitaskBert, tokenizer, train: dict, dev: dict, epochs: int = 10,
                        lr: float = 1e-3, batch_size: int = 64, max_length: int = 128, seed: int = 0,
-                       cache_dir=None, device=None, progress: bool = True) -> tuple[dict, pd.DataFrame]:
+                       cache_dir=None, device=None, progress: bool = True,
+                       precision: str = "auto") -> tuple[dict, pd.DataFrame]:
     """Freeze the encoder, cache features, train each head on its task.
 
     Returns ``(dev metrics, history)``; the history has per-epoch train loss
@@ -100,7 +110,7 @@ def train_frozen_heads(model: MultitaskBert, tokenizer, train: dict, dev: dict, 
     for p in model.encoder.parameters():
         p.requires_grad_(False)
     t0 = time.perf_counter()
-    kw = dict(max_length=max_length, cache_dir=cache_dir, device=device, progress=progress)
+    kw = dict(max_length=max_length, cache_dir=cache_dir, device=device, progress=progress, precision=precision)
     feats = {split: {t: task_features(model, tokenizer, t, df, **kw) for t, df in frames.items()}
              for split, frames in (("train", train), ("dev", dev))}
     encode_seconds = time.perf_counter() - t0

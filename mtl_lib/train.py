@@ -60,6 +60,7 @@ from .contrastive import in_batch_negatives, positives
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
+from .precision import PRECISIONS, autocast, autocast_dtype
 from .smart import rng_state, smart_regularizer
 from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 from .weighting import UncertaintyWeights
@@ -101,7 +102,8 @@ class TrainConfig:
     eval_every: int = 0  # steps between train/dev scoring rows in the history (0: only at epoch/phase ends)
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: off; single-process runs only)
     checkpoint_minutes: float = 10.0  # minutes between mid-epoch checkpoints (0: off); only with a run folder
-    amp: bool = True  # bf16/fp16 autocast on CUDA; ignored on CPU
+    precision: str = "auto"  # auto | fp32 | bf16: autocast for the matrix products (mtl_lib.precision)
+    group_by_length: bool = True  # training batches of rows of similar length (mtl_lib.batches): little padding
     pcgrad: bool = False  # summed only: gradient surgery on the shared encoder (mtl_lib.pcgrad)
     smart_lambda: float = 0.0  # weight of the SMART regularizer (0: off; mtl_lib.smart)
     smart_sigma: float = 1e-5  # std of the random perturbation of the word embeddings
@@ -115,6 +117,18 @@ class TrainConfig:
     layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
     contrastive: float = 0.0  # weight of in-batch negatives on para/sts positives (mtl_lib.contrastive; 0: off)
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "TrainConfig":
+        """A config saved by an earlier version: ``amp`` (autocast on CUDA only) became ``precision``, and
+        runs saved before ``precision`` and ``group_by_length`` existed were fp32 with random batches on
+        a CPU, which is what their missing fields now say."""
+        saved = dict(saved)
+        amp = saved.pop("amp", None)
+        if amp is not None:
+            saved.setdefault("precision", "fp32")  # on a CPU (every shipped run) amp changed nothing
+            saved.setdefault("group_by_length", False)
+        return cls(**saved)
 
     def __post_init__(self):
         self.order = tuple(self.order)
@@ -148,6 +162,8 @@ class TrainConfig:
         if wrong:
             raise ValueError(f"task_weights={self.task_weights!r}: give positive weights for tasks among "
                              f"{', '.join(TASK_NAMES)} (wrong: {wrong}).")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"loss_weighting={self.loss_weighting!r}; choose one of {', '.join(LOSS_WEIGHTINGS)}.")
         if self.loss_weighting != "sum" and self.method != "summed":
@@ -184,17 +200,10 @@ def layer_rates(encoder, lr: float, decay: float) -> list[tuple[torch.nn.Module,
             + [(m, lr) for m in top])
 
 
-def amp_dtype(device: torch.device, enabled: bool):
-    """The autocast dtype on CUDA: bf16 where the GPU has it (compute capability 8.0+, Ampere on),
-    else fp16 (with a GradScaler); None on the CPU or when off.
-
-    ``torch.cuda.is_bf16_supported()`` alone also answers True on older GPUs such as Colab's
-    T4 (7.5), where bf16 is only emulated and slow, so the hardware is asked directly.
-    """
-    if not enabled or device.type != "cuda":
-        return None
-    native = torch.version.hip or torch.cuda.get_device_properties(device).major >= 8
-    return torch.bfloat16 if native else torch.float16
+def amp_dtype(device: torch.device, enabled: bool = True):
+    """The autocast dtype ``precision="auto"`` picks on ``device`` (None: fp32), or None when off.
+    See ``mtl_lib.precision``: bf16 on CPUs with native bf16 and on Ampere+ GPUs, fp16 on older GPUs."""
+    return autocast_dtype(device, "auto" if enabled else "fp32")
 
 
 def schedule_multiplier(segments: list[int], warmup: float, constant: bool = False):
@@ -227,7 +236,11 @@ class Trainer:
         self.device = torch.device(device or "cpu")
         self.run_dir = Path(run_dir) if run_dir else None
         self.progress = progress and distributed.is_main()
-        self.amp = amp_dtype(self.device, cfg.amp)
+        self.amp = autocast_dtype(self.device, cfg.precision)  # None: fp32
+        # SMART's perturbation (sigma ~ 1e-5 of embeddings ~ 1e-2) is far below bf16's resolution (~4e-3
+        # relative): under bf16 it would round away and R_s would measure rounding noise. Its clean and
+        # perturbed passes therefore run in fp32 whatever the precision (mtl_lib.smart, notebook 07).
+        self.step_dtype = None if cfg.smart_lambda > 0 else self.amp
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         self.pin = self.device.type == "cuda"
         self.model.to(self.device)
@@ -287,7 +300,7 @@ class Trainer:
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
         return {t: train_loader(t, df, self.tok, batch_sizes[t], self.cfg.max_length, seed + i, self.pin,
-                                distributed.rank(), distributed.world_size())
+                                distributed.rank(), distributed.world_size(), self.cfg.group_by_length)
                 for i, (t, df) in enumerate(self.train.items())}
 
     # --- one optimisation step ---------------------------------------------------------
@@ -298,7 +311,7 @@ class Trainer:
         for task, (batch, labels) in batches.items():
             batch, labels = to_device(batch, labels, self.device)
             weight = batch.pop("loss_weight", None)  # torchrun: this rank's share of the global batch
-            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+            with autocast(self.device, self.step_dtype):
                 same = cfg.smart_lambda > 0 and cfg.smart_dropout == "same"
                 state = rng_state(self.device) if same else None  # replayed: the perturbed pass's masks
                 contrast = cfg.contrastive > 0 and task in ("para", "sts") and task not in self.model.config.cross_encode
@@ -542,7 +555,7 @@ class Trainer:
         if not self.run_dir or not has_checkpoint(self.run_dir):
             return None  # nothing to resume: start from scratch
         state = read_state(self.run_dir)
-        saved = {**asdict(TrainConfig(**state["train_config"])),
+        saved = {**asdict(TrainConfig.from_dict(state["train_config"])),
                  **{f"head.{k}": v for k, v in state["head_config"].items()}}
         now = {**asdict(self.cfg), **{f"head.{k}": v for k, v in self.model.config.to_dict().items()}}
         saved, now = json.loads(json.dumps(saved, default=str)), json.loads(json.dumps(now, default=str))

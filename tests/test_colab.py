@@ -60,10 +60,11 @@ def test_colab_budgets_match_the_step_counts_they_are_priced_at():
     assert budgets.NOTEBOOK_WORK["07"].steps >= 5 * 3 * steps["07"]
 
 
-def test_bf16_stays_for_ampere_and_cpu_trains_in_fp32(monkeypatch):
+def test_bf16_stays_for_ampere_and_a_cpu_without_native_bf16_trains_in_fp32(monkeypatch):
     props = types.SimpleNamespace(major=8, minor=0)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: props)
     monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr("mtl_lib.precision.native_bf16_cpu", lambda: False)
     assert amp_dtype(torch.device("cuda"), True) == torch.bfloat16
     assert amp_dtype(torch.device("cpu"), True) is None
 

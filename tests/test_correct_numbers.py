@@ -210,4 +210,4 @@ def test_amp_dtype_is_fp16_on_gpus_without_native_bf16(monkeypatch, major, expec
                         lambda device=None: types.SimpleNamespace(major=major, minor=5, name="fake"))
     monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda device: True, raising=False)
     assert amp_dtype(torch.device("cuda"), True) == expected
-    assert amp_dtype(torch.device("cuda"), False) is None and amp_dtype(torch.device("cpu"), True) is None
+    assert amp_dtype(torch.device("cuda"), False) is None and amp_dtype(torch.device("cpu"), False) is None
