@@ -34,7 +34,6 @@ import resource
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +47,9 @@ from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .timing import synchronize as sync
 from .tokenizer import load_tokenizer
-from .train import Trainer, TrainConfig, amp_dtype
+from .speed import fastpath, gemm_flops_per_second, matmul_flops, real_token_shares
+from .precision import autocast as precision_autocast, autocast_dtype, name as precision_name
+from .train import Trainer, TrainConfig
 
 VARIANTS = {
     "summed": {},
@@ -56,11 +57,14 @@ VARIANTS = {
     "smart (random)": {"smart_lambda": 1.0},
     "smart (1 ascent step)": {"smart_lambda": 1.0, "smart_steps": 1},
 }
-SIZES = {  # batch, max_length, repeats (multi-task steps: fewer, they are slow), inference sentences, frozen rows
-    "default": dict(batch_size=32, max_length=128, repeats=5, multitask_repeats=3, sentences=None, frozen_rows=512),
-    "smoke": dict(batch_size=2, max_length=16, repeats=1, multitask_repeats=1, sentences=16, frozen_rows=16),
+SIZES = {  # batch, max_length, repeats (multi-task steps: fewer, they are slow), inference sentences, frozen rows,
+    # the fast path's rows per task (one pass of each contender) and the rows its real-token shares count
+    "default": dict(batch_size=32, max_length=128, repeats=5, multitask_repeats=3, sentences=None, frozen_rows=512,
+                    fast_rows=256, share_rows=3200),
+    "smoke": dict(batch_size=2, max_length=16, repeats=1, multitask_repeats=1, sentences=16, frozen_rows=16,
+                  fast_rows=4, share_rows=32),
 }
-SECTIONS = ("train_step", "inference", "flops", "multitask", "frozen", "colab")
+SECTIONS = ("fastpath", "train_step", "inference", "flops", "multitask", "frozen", "colab")
 DEFAULT_SECTIONS = SECTIONS[:-1]  # colab (a bert-base step: minutes on a CPU) runs when asked: --only colab
 
 
@@ -88,9 +92,9 @@ def interleaved(fns: dict, rounds: int, device: torch.device, warmup: int = 1) -
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def autocast(device: torch.device):
-    dtype = amp_dtype(device, True)
-    return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+def autocast(device: torch.device, precision: str = "auto"):
+    """The benchmark's autocast: ``precision`` as the course resolves it (``mtl_lib.precision``)."""
+    return precision_autocast(device, autocast_dtype(device, precision))
 
 
 # --- minBERT vs transformers: one training step -------------------------------------
@@ -119,13 +123,13 @@ class Classifier(torch.nn.Module):
         return self.head(pool({"last_hidden_state": hidden}, batch["attention_mask"], "mean"))
 
 
-def train_step_fn(model: Classifier, batches: list, device):
+def train_step_fn(model: Classifier, batches: list, device, precision: str = "auto"):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
 
     def step(r: int):
         batch, labels = batches[r % len(batches)]
-        with autocast(device):
+        with autocast(device, precision):
             loss = F.cross_entropy(model(batch).float(), labels)
         loss.backward()
         optimizer.step()
@@ -151,29 +155,9 @@ def train_step_models(checkpoint: str, device) -> dict[str, Classifier]:
             "transformers": Classifier(ref, hidden, False).to(device)}
 
 
-def matmul_flops(config, batch_size: int, seq_len: int) -> float:
-    """Matmul FLOPs of one forward pass of the encoder on a (B, T) padded batch (2 per multiply-add)."""
-    B, T, H, I, L = batch_size, seq_len, config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    per_layer = 2 * B * T * H * (3 * H + H + 2 * I) + 2 * 2 * B * T * T * H  # projections + FFN; QK^T and PV
-    return L * per_layer + 2 * B * H * H  # + the pooler
-
-
-def gemm_flops_per_second(device, dtype=torch.float32, n: int = 2048, repeats: int = 5) -> float:
-    """This machine's large square GEMM rate, best of ``repeats``."""
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    best = float("inf")
-    for _ in range(repeats + 1):
-        sync(device)
-        start = time.perf_counter()
-        a @ b
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best
-
-
 # --- inference throughput ----------------------------------------------------------------
 def sentences_per_second(checkpoint: str, tok, sentences: list[str], device, repeats: int,
-                         batch_size: int = 64, max_length: int = 128) -> dict[str, float]:
+                         batch_size: int = 64, max_length: int = 128, precision: str = "auto") -> dict[str, float]:
     ours = BertModel.from_pretrained(checkpoint, attn_implementation="sdpa").to(device).eval()
     ref = reference_encoder(checkpoint).to(device).eval()
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
@@ -183,11 +167,11 @@ def sentences_per_second(checkpoint: str, tok, sentences: list[str], device, rep
         for start in range(0, len(order), batch_size):
             batch = tok([sentences[i] for i in order[start:start + batch_size]], max_length=max_length)
             batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast(device):
+            with autocast(device, precision):
                 pool({"last_hidden_state": ref(**batch).last_hidden_state}, batch["attention_mask"], "mean").cpu()
 
     def ours_encode(_):
-        with autocast(device):
+        with autocast(device, precision):
             encode(ours, tok, sentences, batch_size=batch_size, max_length=max_length, device=device, progress=False)
 
     fns = {"minBERT": ours_encode, "transformers": reference_encode}
@@ -211,7 +195,8 @@ def fixed_batches(tok, batch_size: int, max_length: int, rounds: int, data_dir=N
 
 
 def bench_steps(batch_size: int = 32, max_length: int = 128, repeats: int = 5, device: str = "cpu",
-                variants: dict = VARIANTS, data_dir=None, progress: bool = True) -> list[dict]:
+                variants: dict = VARIANTS, data_dir=None, progress: bool = True,
+                precision: str = "auto") -> list[dict]:
     device = torch.device(device)
     tok = load_tokenizer()
     batches = fixed_batches(tok, batch_size, max_length, repeats + 1, data_dir)  # round 0 warms up
@@ -219,7 +204,7 @@ def bench_steps(batch_size: int = 32, max_length: int = 128, repeats: int = 5, d
     trainers = {}
     for name, options in variants.items():
         torch.manual_seed(0)
-        cfg = TrainConfig(batch_size=batch_size, max_length=max_length, **options)
+        cfg = TrainConfig(batch_size=batch_size, max_length=max_length, precision=precision, **options)
         trainers[name] = Trainer(MultitaskBert.from_pretrained(), tok, {}, {}, cfg, device=device, progress=False)
         trainers[name].model.train()
     fns = {name: (lambda r, t=trainer: t.update(t.losses(batches[r]))) for name, trainer in trainers.items()}
@@ -237,13 +222,13 @@ def peak_memory_mb(device) -> float:
 
 
 # --- the frozen baseline: cached features vs re-encoding --------------------------------
-def frozen_baseline(rows: int, device, data_dir=None, epochs: int = 10) -> dict:
+def frozen_baseline(rows: int, device, data_dir=None, epochs: int = 10, precision: str = "auto") -> dict:
     """Encode ``rows`` training + dev rows per task once, then 10 epochs of heads; extrapolate re-encoding."""
     tok = load_tokenizer()
     train = {t: load_task(t, "train", data_dir, limit=rows) for t in TASKS}
     dev = {t: load_task(t, "dev", data_dir, limit=rows) for t in TASKS}
     model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich"))
-    metrics, _ = train_frozen_heads(model, tok, train, dev, epochs=epochs, cache_dir=False, device=device,
+    metrics, _ = train_frozen_heads(model, tok, train, dev, epochs=epochs, cache_dir=False, device=device, precision=precision,
                                     progress=False)
     cached = metrics["encode_seconds"] + metrics["train_seconds"]
     reencoding = epochs * metrics["encode_seconds"] + metrics["train_seconds"]
@@ -256,7 +241,7 @@ def padded_tokens(batches: dict) -> int:
     return sum(int(b[0]["input_ids"].numel()) for b in batches.values())
 
 
-def colab_step(batch_size: int = 8, repeats: int = 2, device="cpu", data_dir=None) -> dict:
+def colab_step(batch_size: int = 8, repeats: int = 2, device="cpu", data_dir=None, precision: str = "auto") -> dict:
     """Seconds of one summed step (``batch_size`` rows per task) of a bert-base-shaped minBERT and of the
     laptop model (all-MiniLM-L6-v2) on the same real batches; matmul FLOPs per step; padded tokens of a
     32-row step (what ``budgets.STEP_TOKENS`` rests on)."""
@@ -271,7 +256,7 @@ def colab_step(batch_size: int = 8, repeats: int = 2, device="cpu", data_dir=Non
     torch.manual_seed(0)
     models = {"bert-base (random)": MultitaskBert(BertModel(BertConfig()), head),
               "all-MiniLM-L6-v2": MultitaskBert.from_pretrained(head)}
-    cfg = TrainConfig(batch_size=batch_size, max_length=128)
+    cfg = TrainConfig(batch_size=batch_size, max_length=128, precision=precision)
     trainers = {name: Trainer(m, tok, {}, {}, cfg, device=device, progress=False) for name, m in models.items()}
     for t in trainers.values():
         t.model.train()
@@ -295,17 +280,41 @@ def row(figure, ours, unit, reference=None, ratio=None, goal=None, met=None) -> 
             "goal": goal, "met": met}
 
 
+def fastpath_rows(fast: dict, shares: dict) -> list[dict]:
+    """The fast path's lines of the table: GEMM rates, one pass per contender, real-token shares."""
+    gemm = fast["gemm_flops_per_s"]
+    out = [row("large GEMM, fp32", gemm["fp32"] / 1e9, "GFLOP/s"),
+           row("large GEMM, bf16", gemm["bf16"] / 1e9, "GFLOP/s", "fp32 GEMM", gemm["bf16"] / gemm["fp32"])]
+    steps = f"{fast['steps']} summed steps of {fast['batch_size']} rows per task"
+    for name, c in fast["contenders"].items():
+        last = name == list(fast["contenders"])[-1]
+        out.append(row(f"{name}: {steps}", c["seconds"], "s", "fp32, random batches: speed-up", c["speedup"],
+                       ">= 2.5x" if last else None, c["speedup"] >= 2.5 if last else None))
+        out.append(row(f"  real tokens/s ({c['real_share']:.0%} of the tokens real)", c["real_tokens_per_s"],
+                       "tokens/s", "its matmul FLOP/s over the GEMM rate of its dtype", c["gemm_share"]))
+    for task, share in shares.items():
+        out.append(row(f"real-token share, {task}: length-grouped batches", share["grouped"], "share",
+                       f"random batches {share['random']:.3f}", share["grouped"] / share["random"]))
+    return out
+
+
 def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, data_dir=None,
-        checkpoint: str = "all-MiniLM-L6-v2", progress: bool = True) -> dict:
+        checkpoint: str = "all-MiniLM-L6-v2", progress: bool = True, precision: str = "auto") -> dict:
     s, device = SIZES[size], torch.device(device)
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     tok = load_tokenizer(checkpoint)
     rows, extra = [], {}
+    if "fastpath" in sections:
+        say("fast path: fp32 vs bf16, random vs length-grouped batches ...")
+        fast = fastpath(s["fast_rows"], s["batch_size"], device, data_dir)
+        shares = real_token_shares(s["share_rows"], s["batch_size"], data_dir)
+        extra.update(fastpath=fast, real_token_shares=shares)
+        rows += fastpath_rows(fast, shares)
     if "train_step" in sections or "flops" in sections:
         say("training step: minBERT vs transformers ...")
         batches = sst_batches(tok, s["repeats"] + 1, s["batch_size"], s["max_length"], device, data_dir)
         models = train_step_models(checkpoint, device)
-        seconds = interleaved({n: train_step_fn(m, batches, device) for n, m in models.items()}, s["repeats"], device)
+        seconds = interleaved({n: train_step_fn(m, batches, device, precision) for n, m in models.items()}, s["repeats"], device)
         ratio = seconds["minBERT"] / seconds["transformers"]
         if "train_step" in sections:
             rows.append(row(f"training step, batch of {s['batch_size']} SST sentences", seconds["minBERT"], "s",
@@ -314,7 +323,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
             config = models["minBERT"].encoder.config
             flops = statistics.mean(3 * matmul_flops(config, *b["input_ids"].shape) for b, _ in batches[1:])
             achieved = flops / seconds["minBERT"]
-            dtype = amp_dtype(device, True) or torch.float32
+            dtype = autocast_dtype(device, precision) or torch.float32
             peak = gemm_flops_per_second(device, dtype, n=8192 if device.type == "cuda" else 2048)
             extra.update(step_matmul_flops=flops, gemm_flops_per_s=peak, gemm_dtype=str(dtype))
             rows.append(row("training-step matmul GFLOP/s", achieved / 1e9, "GFLOP/s",
@@ -326,7 +335,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
         sts = load_task("sts", "dev", data_dir)
         sentences = (sts["sentence1"].tolist() + sts["sentence2"].tolist())[:s["sentences"]]
         sps = sentences_per_second(checkpoint, tok, sentences, device, max(1, s["repeats"] // 2),
-                                   max_length=s["max_length"])
+                                   max_length=s["max_length"], precision=precision)
         for peer in ("transformers", "sentence-transformers"):
             ratio = sps["minBERT"] / sps[peer] if peer in sps else None
             rows.append(row(f"inference sentences/s ({len(sentences)} STS dev sentences)", sps["minBERT"], "sent/s",
@@ -334,7 +343,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
                             ratio, ">= 1.1x", None if ratio is None else ratio >= 1.1))
     if "multitask" in sections:
         say("multi-task steps: summed, PCGrad, SMART ...")
-        steps = bench_steps(s["batch_size"], s["max_length"], s["multitask_repeats"], str(device), data_dir=data_dir,
+        steps = bench_steps(s["batch_size"], s["max_length"], s["multitask_repeats"], str(device), data_dir=data_dir, precision=precision,
                             progress=False)
         extra["multitask_steps"] = steps
         summed = steps[0]
@@ -347,7 +356,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
                             f"<= {goal}x" if goal else "reported", None if goal is None else step["ratio_to_summed"] <= goal))
     if "frozen" in sections:
         say("frozen baseline: cached features vs re-encoding ...")
-        frozen = frozen_baseline(s["frozen_rows"], device, data_dir)
+        frozen = frozen_baseline(s["frozen_rows"], device, data_dir, precision=precision)
         extra["frozen"] = frozen
         speedup = frozen["reencoding_seconds"] / frozen["cached_seconds"]
         rows.append(row(f"frozen baseline, 10 epochs, {s['frozen_rows']} rows per task, cached", frozen["cached_seconds"],
@@ -360,7 +369,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
                         "re-encoding every epoch", warm, ">= 10x faster", warm >= 10))
     if "colab" in sections:
         say("colab: a bert-base-shaped summed step vs the laptop model's ...")
-        c = colab_step(2 if size == "smoke" else 8, 1 if size == "smoke" else 2, device, data_dir)
+        c = colab_step(2 if size == "smoke" else 8, 1 if size == "smoke" else 2, device, data_dir, precision)
         extra["colab"] = c
         base, mini = c["seconds"]["bert-base (random)"], c["seconds"]["all-MiniLM-L6-v2"]
         rows.append(row(f"bert-base-shaped summed step, {c['batch_size']} per task ({c['padded_tokens']:.0f} tokens)",
@@ -371,7 +380,7 @@ def run(size: str = "default", device: str = "cpu", sections=DEFAULT_SECTIONS, d
         rows.append(row(f"  T4 summed step, 32 per task ({c['padded_tokens_at_32']:.0f} tokens here), DERIVED",
                         c["t4_step_seconds_at_32_derived"], "s", "budgets.T4 (assumed 8 TFLOP/s), not measured"))
     return {"rows": rows, "device": str(device), "size": size, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, **extra}
+            "torch": torch.__version__, "precision": precision_name(autocast_dtype(device, precision)), **extra}
 
 
 def print_table(result: dict) -> None:
@@ -381,7 +390,8 @@ def print_table(result: dict) -> None:
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
         print(f"{r['figure']:58s} {r['ours']:12.4f} {r['unit']:14s} {ratio:>7s} {r['goal'] or '-':>14s} {met:>5s}  "
               f"{r['compared with'] or ''}")
-    print(f"device {result['device']}, {result['threads']} threads, torch {result['torch']}, size {result['size']}")
+    print(f"device {result['device']}, {result['threads']} threads, torch {result['torch']}, size {result['size']}, "
+          f"precision {result.get('precision', 'fp32')} (all sections but fastpath)")
 
 
 def profile_step(device: str = "cpu", batch_size: int = 32, data_dir=None, rows: int = 15) -> str:
@@ -416,7 +426,10 @@ def sections_list(text: str) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options: here and in ``python -m mtl_lib bench``."""
     parser.add_argument("--size", choices=list(SIZES), default="default", help="smoke: a seconds-long check")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast on cuda)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="the precision of every section but fastpath, which compares fp32 with bf16 itself "
+                        "(auto: bf16 on a CPU with native bf16 and on Ampere+ GPUs, fp16 on older GPUs)")
     parser.add_argument("--only", type=sections_list,
                         help=f"comma-separated sections out of {', '.join(SECTIONS)} (default: all but colab)")
     parser.add_argument("--data-dir", help="folder of the CS224N data files (default: $MTL_DATA_DIR, else data/)")
@@ -430,7 +443,7 @@ def run_args(args) -> int:
         print(profile_step(args.device, data_dir=args.data_dir))
         return 0
     start = time.perf_counter()
-    result = run(args.size, args.device, args.only or DEFAULT_SECTIONS, args.data_dir)
+    result = run(args.size, args.device, args.only or DEFAULT_SECTIONS, args.data_dir, precision=args.precision)
     result["wall_seconds"] = time.perf_counter() - start
     print_table(result)
     print(f"wall time {result['wall_seconds']:.0f} s")

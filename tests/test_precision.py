@@ -125,3 +125,21 @@ def test_grouped_batches_shard_across_processes(tokenizer):
     assert len(shares[0]) == len(shares[1]) == len(whole) == 8
     for k, batch in enumerate(whole):
         assert sorted(shares[0][k] + shares[1][k]) == sorted(batch)
+
+
+def test_benchmark_fast_path_section_compares_the_same_rows(data_dir):
+    """`bench --only fastpath`: three contenders over the same rows; the table reports each one's speed-up
+    over fp32 random batches and its real-token share, from figures it measured."""
+    from mtl_lib import bench, speed
+
+    fast = speed.fastpath(rows=4, batch_size=2, data_dir=data_dir)
+    contenders = fast["contenders"]
+    assert list(contenders) == list(speed.CONTENDERS) and fast["steps"] == 2
+    real = {name: c["real_tokens"] for name, c in contenders.items()}
+    assert real["fp32, random batches"] == real["bf16, random batches"] == real["bf16, grouped batches"]
+    assert contenders["fp32, random batches"]["speedup"] == 1.0
+    assert all(c["seconds"] > 0 and 0 < c["real_share"] <= 1 for c in contenders.values())
+    shares = speed.real_token_shares(rows=32, batch_size=8, data_dir=data_dir)
+    assert all(s["grouped"] >= s["random"] for s in shares.values())
+    rows = bench.fastpath_rows(fast, shares)
+    assert [r["goal"] for r in rows].count(">= 2.5x") == 1
