@@ -35,6 +35,11 @@ Choices made here, on purpose:
   random-number state from before the clean pass (``dropout_state``, see
   ``rng_state``) replays the same masks in every perturbed pass, so R_s
   measures the perturbation alone. ``TrainConfig.smart_dropout`` picks one.
+* Precision. A perturbation of sigma = 1e-5 moves an embedding by about 1e-3 of
+  its size, below bf16's resolution (about 4e-3): under bf16 autocast the passes
+  differ where rounding happens to flip, and R_s grows by 3-4 orders of
+  magnitude (tests/test_precision.py measures it). The trainer therefore runs a
+  SMART step's clean and perturbed passes in fp32 whatever ``precision`` says.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ same mean rate wherever it sits in the order - with one schedule over the
 whole run, the first phase would sit in the warm-up and the last one near
 zero, and Table 1 would rank positions in the schedule rather than
 forgetting; ``constant`` keeps the peak rate throughout (like the CS224N
-starter code). Also here: AdamW, gradient clipping, mixed precision on CUDA, a guard against NaN/inf losses,
+starter code). Also here: AdamW, gradient clipping, mixed precision (``precision``: bf16 autocast on
+CPUs with native bf16 and on GPUs, see ``mtl_lib.precision``), length-grouped batches
+(``group_by_length``, ``mtl_lib.batches``), a guard against NaN/inf losses,
 checkpoints at the end of every epoch and, optionally, every N steps or M minutes
 inside an epoch (``checkpoint_every`` / ``checkpoint_minutes``: on Colab an epoch can outlast
 the session), and exact resumption from either: the data order and the dropout masks of epoch e
@@ -111,7 +113,7 @@ class TrainConfig:
     smart_step_size: float = 1e-3
     smart_epsilon: float = 1e-5  # ascent: delta is projected onto ||delta||_inf <= epsilon (SMART's default)
     smart_dropout: str = "same"  # same: clean and perturbed passes share dropout masks; independent: R-Drop-like
-    task_weights: dict = field(default_factory=dict)  # task -> constant factor on its loss (default 1)
+    task_weights: dict = field(default_factory=dict)  # task -> factor on its whole objective: loss, SMART, contrastive (1)
     loss_weighting: str = "sum"  # summed only: sum, or uncertainty (learned task weights, mtl_lib.weighting)
     weighting_lr: float = 0.02  # learning rate of the uncertainty weights' log-variances
     layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
