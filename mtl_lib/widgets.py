@@ -1,10 +1,11 @@
 """Interactive viewers (ipywidgets) with a static matplotlib fallback.
 
-In Jupyter Lab, VS Code and Colab (after
-``google.colab.output.enable_custom_widget_manager()``, which the setup cell
-does) the viewer has drop-downs and sliders. Where widgets cannot render -
-a plain Python shell, a static notebook render on GitHub, ``MTL_STATIC_PLOTS=1``
-- the same function draws a static grid instead.
+In a Jupyter kernel - Jupyter Lab, VS Code, Colab - the viewer has drop-downs
+and sliders: it uses core ipywidgets only, which Colab renders with its own
+widget support (the course never turns on Colab's custom widget manager, which
+loads code from a CDN). Where widgets cannot render - a plain Python shell, a
+static notebook render on GitHub, ``MTL_STATIC_PLOTS=1`` - the same function
+draws a static grid instead.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ import torch
 from .plots import plot_attention, plot_attention_grid
 
 
+def in_kernel(shell) -> bool:
+    """Whether ``shell`` is a Jupyter kernel's shell: ipykernel's ``ZMQInteractiveShell`` or a subclass of it.
+
+    Colab's shell is such a subclass under another name, so the check walks the class's bases (by name:
+    ipykernel need not be importable where the answer is no)."""
+    return shell is not None and any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
+
+
 def widgets_available() -> bool:
-    """True inside a Jupyter kernel with ipywidgets installed, unless MTL_STATIC_PLOTS is set."""
+    """True inside a Jupyter kernel (Colab's included) with ipywidgets installed, unless MTL_STATIC_PLOTS is set."""
     if os.environ.get("MTL_STATIC_PLOTS"):
         return False
     try:
@@ -27,8 +36,7 @@ def widgets_available() -> bool:
         from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    return in_kernel(get_ipython())
 
 
 @torch.inference_mode()

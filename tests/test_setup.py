@@ -89,3 +89,31 @@ def test_cli_info_and_bad_arguments(capsys, data_dir):
     assert "invalid choice" in capsys.readouterr().err
     assert cli.main(["parity", "--checkpoint", "/no/such/folder"]) == 1  # a runtime error: 1; usage errors: 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_widgets_are_interactive_in_a_colab_like_kernel(monkeypatch):
+    """Colab's shell subclasses ipykernel's ZMQInteractiveShell under another name: widgets must be on there,
+    and off in a terminal IPython (or when MTL_STATIC_PLOTS asks for static figures)."""
+    import IPython
+
+    from mtl_lib import widgets
+
+    class ZMQInteractiveShell:  # stands in for ipykernel's class (only its name matters to the check)
+        pass
+
+    class Shell(ZMQInteractiveShell):  # as google.colab._shell.Shell
+        pass
+
+    class TerminalInteractiveShell:
+        pass
+
+    monkeypatch.delenv("MTL_STATIC_PLOTS", raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    assert widgets.widgets_available()
+    monkeypatch.setenv("MTL_STATIC_PLOTS", "1")
+    assert not widgets.widgets_available()
+    monkeypatch.delenv("MTL_STATIC_PLOTS")
+    monkeypatch.setattr(IPython, "get_ipython", lambda: TerminalInteractiveShell())
+    assert not widgets.widgets_available()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert not widgets.widgets_available()
