@@ -425,8 +425,9 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="summed loss: plain sum, or task weights learned from each task's uncertainty "
                         "(Kendall et al. 2018)")
     beyond.add_argument("--task-weights", type=_task_weights, default={},
-                        help="constant factors on the task losses, e.g. sts=0.04 (the STS squared error on "
-                        "the 0..1 scale instead of 0..5: 1/5^2) (default: 1 each)")
+                        help="a constant factor on each task's whole objective: its loss plus its SMART and "
+                        "--contrastive terms, e.g. sts=0.04 (the STS squared error on the 0..1 scale instead of "
+                        "0..5: 1/5^2, which also cuts STS's SMART and contrastive terms 25x) (default: 1 each)")
     beyond.add_argument("--weighting-lr", type=float, default=0.02, help="learning rate of those weights")
     beyond.add_argument("--layer-decay", type=float, default=1.0,
                         help="layer-wise learning-rate decay: each encoder layer learns at this factor times "

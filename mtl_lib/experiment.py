@@ -2,7 +2,8 @@
 
 load data at the chosen scale -> build the model -> train (frozen baseline,
 sequential or summed) -> score dev -> write predictions for dev and test ->
-``metrics.json`` with the scores, the time, the full config and the history.
+``metrics.json`` with the scores, the time, the full config, the history and the
+machine it ran on (hardware, torch, mtl_lib, date: ``records.machine_record``).
 Notebooks call ``run_experiment`` too, so a notebook and the command line
 can never disagree about what a run is.
 """
@@ -26,6 +27,7 @@ from .evaluate import collapse_reasons, evaluate, predict, write_predictions
 from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .precision import autocast_dtype, name as precision_name
+from .records import machine_record
 from .runs import damaged, load_checkpoint, write_json
 from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
@@ -130,7 +132,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
                          test_rows=TEST_ROWS.get(scale.name))
     metrics.update(method=method, tasks=list(train), scale=scale.name, scale_config=asdict(scale), train_seconds=train_seconds,
                    head_config=head.to_dict(), train_config=asdict(train_cfg),
-                   history=history.to_dict(orient="records"), **extra)
+                   history=history.to_dict(orient="records"), machine=machine_record(device), **extra)
     write_json(out / "metrics.json", metrics)
     return distributed.broadcast_object(metrics)
 

@@ -17,9 +17,13 @@ its runs, and a table can be read, re-scored or extended run by run.
 The table (``DIR/TABLE.md``, and the per-seed numbers in ``DIR/TABLE.json``) gives the mean and
 standard deviation over seeds of each metric and, for each row, its paired difference to the row
 it extends with a 95 % interval: over seeds (Student t) with two or more seeds, a paired bootstrap
-over dev rows with one. A run that is finished is read back; one that was interrupted resumes;
-two ``reproduce`` processes may share a folder (each takes the next run nobody holds), which is
-how two CPU cores or two GPUs work through a table in parallel.
+over dev rows with one. A run that is finished is read back, if it is this row's: a run whose
+metrics.json records another configuration or budget (another scale's run in the same DIR, or one
+made before ``CONFIGS`` or ``BUDGETS`` changed) is a *mismatch*, reported with what differs, never
+counted and never overwritten, as in the sweep. A run that was interrupted resumes; two ``reproduce``
+processes may share a folder (each takes the next run nobody holds: ``mtl_lib.locks``), which is
+how two CPU cores or two GPUs work through a table in parallel. A table's header gives the
+hardware, torch and date each run recorded when it trained (``mtl_lib.records``).
 
 Budgets (``BUDGETS``): every row of a scale trains on the same rows for the same steps. The first
 row's configuration is the paper's starting recipe except mean pooling, the pooling MiniLM was
@@ -31,17 +35,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import locks, records
 from .evaluate import METRIC_NAMES, metric, overall_score
 from .stats import bootstrap_interval, mean_sd, paired_interval, significant
 
@@ -155,33 +158,48 @@ def run_dir(out: Path, config: str, seed: int) -> Path:
     return out / "runs" / config / f"seed{seed}"
 
 
-def claim(folder: Path) -> bool:
-    """Take a run for this process (a lock file); False if another live process holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / "reproduce.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            pid = int(lock.read_text() or 0)
-            os.kill(pid, 0)  # raises if that process is gone
-            return False
-        except (ValueError, ProcessLookupError, PermissionError):
-            lock.unlink(missing_ok=True)  # a stale lock of a process that died
-            return claim(folder)
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    return True
+def budget_of(scale: str) -> dict:
+    """The scale's budget as a run of it records it (without the default seed count, which is no part of a run)."""
+    return {k: v for k, v in BUDGETS[scale].items() if k != "seeds"}
+
+
+def expected_record(config: str, scale: str, seed: int) -> dict:
+    """What a run of this row, scale and seed records in its metrics.json: the resolved configuration of
+    its train flags (``records.resolved_config``) and, for a run restored from a shipped table, the budget."""
+    return {**records.resolved_config(["train", *run_flags(config, scale, seed)]), "budget": budget_of(scale)}
+
+
+def read_run(out: Path, config: str, scale: str, seed: int) -> tuple[dict | None, str]:
+    """A run's metrics.json if it is finished and this row's (else None), and, for a finished run of
+    another configuration or budget, what differs ('' otherwise)."""
+    path = run_dir(out, config, seed) / "metrics.json"
+    if not path.exists():
+        return None, ""
+    metrics = json.loads(path.read_text())
+    differences = records.config_differences(metrics, expected_record(config, scale, seed))
+    if differences:
+        return None, f"{path} is another configuration's: {'; '.join(differences)}"
+    return metrics, ""
+
+
+def finished(out: Path, config: str, scale: str, seed: int) -> str:
+    """'done' (a finished run of this row), 'mismatch' (a finished run of another configuration) or ''."""
+    if not (run_dir(out, config, seed) / "metrics.json").exists():
+        return ""
+    return "mismatch" if read_run(out, config, scale, seed)[1] else "done"
 
 
 def train_run(out: Path, config: str, scale: str, seed: int, extra: list[str]) -> str:
-    """Train one run unless it is finished or held by another process: 'done', 'ran', 'held' or 'failed'."""
+    """Train one run unless it is finished or held by another process: 'done', 'ran', 'held', 'failed',
+    or 'mismatch' (a finished run of another configuration: neither used nor overwritten)."""
     folder = run_dir(out, config, seed)
-    if (folder / "metrics.json").exists():
-        return "done"
-    if not claim(folder):
-        return "held"
-    try:
+    if status := finished(out, config, scale, seed):
+        return status
+    with locks.held(folder) as mine:
+        if not mine:
+            return "held"
+        if status := finished(out, config, scale, seed):  # by another process, since the first look
+            return status
         args = [sys.executable, "-m", "mtl_lib", "train", *run_flags(config, scale, seed), *extra,
                 "--out", str(folder), "--resume"]
         (folder / "command.json").write_text(json.dumps(args[1:]))
@@ -189,8 +207,6 @@ def train_run(out: Path, config: str, scale: str, seed: int, extra: list[str]) -
             code = subprocess.call(args, stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, "TQDM_DISABLE": "1"})
         return "ran" if code == 0 else "failed"
-    finally:
-        (folder / "reproduce.lock").unlink(missing_ok=True)
 
 
 def configs_of(table: str) -> list[str]:
@@ -205,15 +221,22 @@ def restore_shipped(table: str, scale: str, out: Path) -> int:
     """Write the per-seed scores of the shipped tables into ``out`` as finished runs, so that
     ``reproduce`` trains only the seeds the package does not have (``--from-shipped``: a shipped
     table extended by more seeds without re-training the ones it has). A restored run's
-    ``metrics.json`` holds the shipped scores and ``"restored_from"``; it has no predictions, so
-    the one-seed bootstrap cannot use it. Runs already in ``out`` are left alone (as is a run two
-    shipped tables share: the first one read). Returns how many runs were restored."""
+    ``metrics.json`` holds the shipped scores, what the shipped table records of its configuration
+    and machine, its budget and ``"restored_from"``; it has no predictions, so the one-seed bootstrap
+    cannot use it. A shipped table measured with another budget than the scale's now is not restored.
+    Runs already in ``out`` are left alone (as is a run two shipped tables share: the first one read).
+    Returns how many runs were restored."""
     restored, wanted = 0, set(configs_of(table))
     for name in TABLE_NAMES[:-1]:  # any shipped table may hold a configuration this one needs
         path = SHIPPED / f"{name}-{scale}.json"
         if not path.exists():
             continue
         shipped = json.loads(path.read_text())
+        budget = {k: v for k, v in shipped["budget"].items() if k != "seeds"}
+        if budget != budget_of(scale):
+            print(f"not restored: {path.name} was measured with the budget {budget}, the {scale} scale's is "
+                  f"now {budget_of(scale)}", flush=True)
+            continue
         configs = {row.label: row.config for row in TABLES[name]}
         for label, runs in shipped["rows"].items():
             if configs.get(label) not in wanted:
@@ -223,7 +246,8 @@ def restore_shipped(table: str, scale: str, out: Path) -> int:
                 if record is None or target.exists():
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(json.dumps({**record, "restored_from": f"mtl_lib/results/{path.name}"}, indent=1))
+                target.write_text(json.dumps({**record, "budget": budget, "restored_from": f"mtl_lib/results/{path.name}"},
+                                             indent=1))
                 restored += 1
     return restored
 
@@ -245,6 +269,8 @@ def reproduce(table: str, scale: str, seeds: int, out: Path, extra: list[str] | 
         print(f"[{i}/{len(todo)}] {config} seed {seed}: {status} ({(time.time() - start) / 60:.1f} min)", flush=True)
         if status == "failed":
             print(f"  see {run_dir(out, config, seed) / 'train.log'}", flush=True)
+        if status == "mismatch":
+            print(f"  {read_run(out, config, scale, seed)[1]}. Move or delete the folder to train this run.", flush=True)
     written = {}
     for name in (TABLE_NAMES[:-1] if table == "all" else [table]):
         written[name] = write_table(name, scale, seeds, out)
@@ -252,12 +278,14 @@ def reproduce(table: str, scale: str, seeds: int, out: Path, extra: list[str] | 
 
 
 # --- reading runs back into a table -----------------------------------------------------------
-def read_metrics(out: Path, config: str, seeds: int) -> list[dict | None]:
-    result = []
-    for seed in range(seeds):
-        path = run_dir(out, config, seed) / "metrics.json"
-        result.append(json.loads(path.read_text()) if path.exists() else None)
-    return result
+def read_metrics(out: Path, config: str, scale: str, seeds: int) -> list[dict | None]:
+    """Seed by seed, the row's finished runs (None: missing, or another configuration's: ``read_run``)."""
+    return [read_run(out, config, scale, seed)[0] for seed in range(seeds)]
+
+
+def mismatches(table: str, scale: str, seeds: int, out: Path) -> list[str]:
+    """The finished runs in ``out`` that the table's rows cannot count, and what differs (``read_run``)."""
+    return [why for row in TABLES[table] for seed in range(seeds) if (why := read_run(out, row.config, scale, seed)[1])]
 
 
 def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
@@ -290,15 +318,18 @@ def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, flo
                               {t: len(labels[t]) for t in tasks})
 
 
-def summarize(table: str, seeds: int, out: Path) -> pd.DataFrame:
-    """One line per row: mean and sd of each metric over seeds; the paired difference to its parent."""
+def summarize(table: str, scale: str, seeds: int, out: Path) -> pd.DataFrame:
+    """One line per row: mean and sd of each metric over seeds; the paired difference to its parent.
+    Only the row's own runs count (``read_run``); ``mismatched`` counts those of another configuration."""
     rows = TABLES[table]
     by_label = {row.label: row for row in rows}
-    records = []
+    lines = []
     for row in rows:
-        runs = read_metrics(out, row.config, seeds)
+        reads = [read_run(out, row.config, scale, seed) for seed in range(seeds)]
+        runs = [metrics for metrics, _ in reads]
         done = [m for m in runs if m is not None]
-        record = {"row": row.label, "config": row.config, "seeds": len(done), "extends": row.extends or ""}
+        record = {"row": row.label, "config": row.config, "seeds": len(done), "extends": row.extends or "",
+                  "mismatched": sum(bool(why) for _, why in reads)}
         for key in ("sst_acc", "para_acc", "sts_corr", "overall"):
             values = [m[key] for m in done if key in m]
             if values:
@@ -307,24 +338,31 @@ def summarize(table: str, seeds: int, out: Path) -> pd.DataFrame:
         record["collapsed"] = sum(any(m.get("collapsed", {}).values()) for m in done)
         parent = by_label.get(row.extends)
         if parent is not None and done:
-            base = read_metrics(out, parent.config, seeds)
-            pairs = [(a, b) for a, b in zip(runs, base) if a is not None and b is not None]
+            base = read_metrics(out, parent.config, scale, seeds)
+            pairs = [(seed, a, b) for seed, (a, b) in enumerate(zip(runs, base)) if a is not None and b is not None]
             shared = [k for k in ("overall", "sst_acc", "para_acc", "sts_corr")
-                      if pairs and k in pairs[0][0] and k in pairs[0][1]]
+                      if pairs and k in pairs[0][1] and k in pairs[0][2]]
             for key in shared:
-                if len(pairs) >= 2:
-                    mean, low, high = paired_interval([a[key] for a, _ in pairs], [b[key] for _, b in pairs])
-                    record[f"d_{key}_how"] = f"t over {len(pairs)} seeds"
-                elif all((run_dir(out, c, 0) / "predictions").is_dir() for c in (row.config, parent.config)):
-                    mean, low, high = paired_bootstrap(run_dir(out, row.config, 0),
-                                                       run_dir(out, parent.config, 0), key)
-                    record[f"d_{key}_how"] = "bootstrap over dev rows, 1 seed"
-                else:  # a restored run (--from-shipped) keeps its scores, not its predictions
-                    mean, low, high = pairs[0][0][key] - pairs[0][1][key], math.nan, math.nan
-                    record[f"d_{key}_how"] = "1 seed, no interval (a restored run has no predictions)"
+                record[f"d_{key}_how"], (mean, low, high) = paired_difference(out, row, parent, pairs, key)
                 record[f"d_{key}"], record[f"d_{key}_low"], record[f"d_{key}_high"] = mean, low, high
-        records.append(record)
-    return pd.DataFrame(records)
+        lines.append(record)
+    return pd.DataFrame(lines)
+
+
+def paired_difference(out: Path, row: Row, parent: Row, pairs: list, key: str) -> tuple[str, tuple]:
+    """How ``row`` - ``parent`` in ``key`` was measured, and (mean, low, high), from ``pairs``: the
+    (seed, row's metrics, parent's metrics) of the seeds both have. Two or more: a t interval over
+    seeds; one: a paired bootstrap over the dev rows of that seed's two runs, or no interval where a
+    run has no dev predictions (a restored run keeps its scores only)."""
+    if len(pairs) >= 2:
+        return f"t over {len(pairs)} seeds", paired_interval([a[key] for _, a, _ in pairs], [b[key] for _, _, b in pairs])
+    seed, new, old = pairs[0]
+    new_dir, old_dir = run_dir(out, row.config, seed), run_dir(out, parent.config, seed)
+    if (new_dir / "predictions").is_dir() and (old_dir / "predictions").is_dir():
+        return "bootstrap over dev rows, 1 seed", paired_bootstrap(new_dir, old_dir, key)
+    why = "a restored run has no predictions" if "restored_from" in new or "restored_from" in old else \
+        "a run has no dev predictions"
+    return f"1 seed, no interval ({why})", (new[key] - old[key], math.nan, math.nan)
 
 
 def fmt_cell(record: dict, key: str) -> str:
@@ -341,23 +379,23 @@ def fmt_diff(record: dict, key: str) -> str:
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
 
 
-def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int) -> str:
-    """The table as Markdown, with a header saying how it was made."""
-    budget = BUDGETS[scale]
-    import torch
-
-    from . import __version__
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{cpu_name()}, {os.cpu_count()} cores"
+def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int, machines: list[dict | None] = (),
+             mismatched: list[str] = ()) -> str:
+    """The table as Markdown, with a header saying how it was made: the budget as the runs were given it
+    (every default resolved), and the hardware, torch and date the runs recorded (``machines``: one
+    ``machine`` record per run counted, None for a run that recorded none). ``mismatched``: the runs of
+    another configuration left out (``mismatches``), listed under the table."""
+    run = expected_record(next(row.config for row in TABLES[table] if row.config != "baseline"), scale, 0)
+    size, cfg = run["scale_config"], run["train_config"]
     lines = [f"# {table}: {CAPTIONS[table]}", "",
              f"Command: `python -m mtl_lib reproduce {table} --scale {scale} --seeds {seeds} --out DIR`  ",
-             f"Scale {scale}: {budget['max_examples']} training rows per task, batches of {budget['batch_size']} "
-             f"rows per task, {budget['epochs']} epoch{'s' * (budget['epochs'] > 1)}; dev rows per task: {budget['dev_examples'] or 'all'}"
+             f"Scale {scale}: {size['max_examples']} training rows per task, batches of {cfg['batch_size']} "
+             f"rows per task, {cfg['epochs']} epoch{'s' * (cfg['epochs'] > 1)}; dev rows per task: {size['dev_examples'] or 'all'}"
              + ("; the frozen baseline trains its heads for 10 epochs on cached features.  "
                 if any(row.config == "baseline" for row in TABLES[table]) else ".  "),
              f"Seeds: {seeds} (0..{seeds - 1}; the seed sets data order, dropout and head initialisation; the "
              f"training rows are the same for every seed).  ",
-             f"Hardware: {device}; torch {torch.__version__}; mtl_lib {__version__}; {date.today().isoformat()}.", "",
+             f"Hardware of the runs: {records.describe_machines(list(machines))}.", "",
              "Scores: mean ± standard deviation over seeds. Δ: the paired difference to the row named in "
              "'vs', with its 95 % interval (Student t over seeds; with one seed a paired bootstrap over dev rows); "
              "* marks an interval that excludes 0. Single-task rows have only their task's score. min/run: minutes "
@@ -365,32 +403,29 @@ def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int) -> str:
              "| row | SST acc | Quora acc | STS r | overall | vs | Δ overall | Δ SST | Δ Quora | Δ STS r | min/run | collapsed |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for record in summary.to_dict(orient="records"):
-        seeds_note = "" if record["seeds"] == seeds else f" ({record['seeds']}/{seeds} seeds)"
+        other = record.get("mismatched", 0)
+        seeds_note = "" if record["seeds"] == seeds else \
+            f" ({record['seeds']}/{seeds} seeds{f'; {other} of another configuration not counted' if other else ''})"
         minutes = "" if pd.isna(record["minutes"]) else f"{record['minutes']:.1f}"
         lines.append(" | ".join([f"| {record['row']}{seeds_note}", *(fmt_cell(record, k) for k in
                                  ("sst_acc", "para_acc", "sts_corr", "overall")), record["extends"],
                                  *(fmt_diff(record, k) for k in ("overall", "sst_acc", "para_acc", "sts_corr")),
                                  minutes, str(record["collapsed"])]) + " |")
+    if mismatched:
+        lines += ["", f"Not counted: {len(mismatched)} finished run(s) of another configuration (move or delete "
+                  "their folders to train these rows):", *(f"- {why}" for why in mismatched)]
     return "\n".join(lines) + "\n"
 
 
-def cpu_name() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
-
-
 def write_table(table: str, scale: str, seeds: int, out: Path) -> str:
-    summary = summarize(table, seeds, out)
-    text = markdown(summary, table, scale, seeds)
+    """Write ``out/TABLE.md`` and ``out/TABLE.json`` (the summary, and per run its scores and what it
+    recorded of its configuration and machine, so that ``restore_shipped`` can check them); return the Markdown."""
+    summary = summarize(table, scale, seeds, out)
+    per_seed = {row.label: read_metrics(out, row.config, scale, seeds) for row in TABLES[table]}
+    machines = [m.get("machine") for runs in per_seed.values() for m in runs if m]
+    text = markdown(summary, table, scale, seeds, machines, mismatches(table, scale, seeds, out))
     (out / f"{table}.md").write_text(text)
-    per_seed = {row.label: read_metrics(out, row.config, seeds) for row in TABLES[table]}
-    keep = ("sst_acc", "para_acc", "sts_corr", "overall", "train_seconds", "collapsed")
+    keep = ("sst_acc", "para_acc", "sts_corr", "overall", "train_seconds", "collapsed", "machine", *records.CONFIG_KEYS)
     (out / f"{table}.json").write_text(json.dumps(
         {"table": table, "scale": scale, "seeds": seeds, "budget": BUDGETS[scale],
          "rows": {label: [{k: m[k] for k in keep if k in m} if m else None for m in runs]

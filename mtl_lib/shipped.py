@@ -9,9 +9,12 @@ Two kinds of shipped result:
 
 * tables - ``mtl_lib/results/<name>.md``, Markdown with a header naming the command, scale,
   seeds, hardware and date (``read_table``);
-* runs - ``mtl_lib/results/runs/<key>.json``, the ``metrics.json`` of one ``python -m mtl_lib``
-  command (scores, history, loss history; never weights), keyed by the command's options
-  (``command_key``), written by ``ship_run`` and read by ``load_or_train``.
+* runs - ``mtl_lib/results/runs/<key>.json``, the ``metrics.json`` of one ``python -m mtl_lib train``
+  command (scores, history, loss history, the configuration it recorded; never weights), written by
+  ``ship_run`` and read by ``load_or_train``. A command is served the shipped run whose recorded
+  configuration is the one the command resolves to now (``records.resolved_config``): the order
+  or spelling of its flags does not matter, and a command whose defaults have changed since is not
+  served the old result. (Options newer than a shipped run are not compared: ``records``.)
 
 Set ``MTL_USE_SHIPPED=0`` to ignore shipped runs and always train.
 """
@@ -22,6 +25,8 @@ import hashlib
 import json
 import os
 from pathlib import Path
+
+from .records import CONFIG_KEYS, config_differences, resolved_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Options that say where a run goes or how it is resumed, not what it computes: not part of the key.
@@ -44,7 +49,8 @@ def normalized(args: list[str]) -> list[str]:
 
 
 def command_key(args: list[str]) -> str:
-    """A short, stable name for what ``python -m mtl_lib ARGS`` computes (placement options left out)."""
+    """A short, stable file name for the shipped result of ``python -m mtl_lib ARGS`` (placement options
+    left out). It names the file only: results are looked up by configuration (``read_shipped_run``)."""
     return hashlib.sha256(json.dumps(normalized(args)).encode()).hexdigest()[:16]
 
 
@@ -68,6 +74,12 @@ def ship_run(run: str | Path, args: list[str], note: str, results: Path = RESULT
         raise FileNotFoundError(f"{metrics_path} not found: ship a finished run (a folder written by "
                                 f"`python -m mtl_lib {' '.join(normalized(args))} --out DIR`).")
     metrics = json.loads(metrics_path.read_text())
+    missing = [key for key in CONFIG_KEYS if key not in metrics]
+    differences = config_differences(metrics, resolved_config(normalized(args))) if not missing else []
+    if missing or differences:
+        raise ValueError(f"{metrics_path} is not the run of `python -m mtl_lib {' '.join(normalized(args))}`: "
+                         + (f"it records no {', '.join(missing)}" if missing else "; ".join(differences))
+                         + ". Ship the folder that command trained.")
     metrics.pop("data_dir", None)  # a path on the machine that measured it: meaningless elsewhere
     dest = shipped_run_path(args, results)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -76,18 +88,19 @@ def ship_run(run: str | Path, args: list[str], note: str, results: Path = RESULT
 
 
 def read_shipped_run(args: list[str], results: Path = RESULTS) -> dict | None:
-    """The shipped ``{"command", "note", "metrics"}`` of ``args``, or None; a damaged file is an error naming it."""
-    path = shipped_run_path(args, results)
-    if not path.is_file():
-        return None
-    try:
-        shipped = json.loads(path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); reinstall the course, or delete the file to "
-                         "train this run instead.") from None
-    if shipped.get("command") != normalized(args):  # a hash collision or a hand-edited file
-        return None
-    return shipped
+    """The shipped ``{"command", "note", "metrics"}`` whose recorded configuration is the one ``args``
+    resolves to (``records.resolved_config``), or None; a damaged file is an error naming it."""
+    wanted = resolved_config(normalized(args))
+    for path in sorted((Path(results) / "runs").glob("*.json")):
+        try:
+            shipped = json.loads(path.read_text())
+        except ValueError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); reinstall the course, or delete the file to "
+                             "train this run instead.") from None
+        metrics = shipped.get("metrics", {})
+        if all(key in metrics for key in CONFIG_KEYS) and not config_differences(metrics, wanted):
+            return shipped
+    return None
 
 
 def load_or_train(args: list[str], out: str | Path, results: Path = RESULTS) -> dict:

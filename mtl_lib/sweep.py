@@ -56,6 +56,7 @@ from .progress import bar as progress_bar
 from .budgets import SWEEP_BUDGET_COLAB
 from .evaluate import PREDICTION_COLUMNS, collapse_reasons
 from .experiment import run_experiment
+from .records import config_differences, flatten
 from .runs import write_json
 from .setup import get_scale
 from .train import NonFiniteLossError
@@ -179,21 +180,6 @@ def run_config(config: dict, method: str, scale, head, train_cfg) -> dict:
     return json.loads(json.dumps(saved, default=str))  # as it reads back (tuples become lists)
 
 
-#: Rewritten by run_experiment from ``method`` (pcgrad -> summed + pcgrad), which is compared itself.
-DERIVED_OPTIONS = {"train_config.method", "train_config.pcgrad"}
-
-
-def config_differences(metrics: dict, expected: dict) -> list[str]:
-    """The options on which a run's metrics.json and ``expected`` (``run_config``) disagree.
-
-    Only options recorded in both are compared: a run written by an older version
-    may lack some, and a newer option is not a reason to throw a run away.
-    """
-    saved, wanted = flatten({k: metrics[k] for k in expected if k in metrics}), flatten(expected)
-    return [f"{key} {saved[key]!r} (this row: {wanted[key]!r})" for key in sorted(saved.keys() & wanted.keys())
-            if key not in DERIVED_OPTIONS and saved[key] != wanted[key]]
-
-
 def dev_predictions(run_dir: Path) -> dict:
     """The dev predictions a run wrote (``predictions/<task>-dev-output.csv``), task -> values."""
     preds = {}
@@ -282,17 +268,6 @@ def read_markdown_table(path: str | Path) -> pd.DataFrame:
     lines = list(itertools.takewhile(lambda line: line.startswith("|"), text[start:]))
     body = [line.strip()[1:-1].strip() for line in lines[:1] + lines[2:]]  # drop the | --- | line and the outer pipes
     return pd.read_csv(io.StringIO("\n".join(body)), sep=r"\s*\|\s*", engine="python")
-
-
-def flatten(options: dict) -> dict:
-    """{'head': {'sts_head': 'linear'}, 'method': 'summed'} -> {'head.sts_head': 'linear', 'method': 'summed'}."""
-    flat = {}
-    for key, value in options.items():
-        if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            flat[key] = value
-    return flat
 
 
 def check_same_options(out: Path, options: dict) -> None:

@@ -149,6 +149,29 @@ def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
         TrainConfig(task_weights={"sts": 0})
 
 
+def test_task_weights_multiply_the_whole_objective_of_their_task(data_dir, tokenizer):
+    """--task-weights para=W scales Quora's loss AND its SMART and contrastive terms: with both on, the
+    weighted task's objective is exactly W times the unweighted one (and the help says so)."""
+    from mtl_lib.cli import build_parser
+
+    train = {"para": load_task("para", "train", data_dir, limit=8)}
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich")).eval()  # eval: no dropout
+    terms = dict(batch_size=8, contrastive=0.5, smart_lambda=1.0)
+    plain, objective, weighted = (Trainer(model, tokenizer, train, {}, TrainConfig(**cfg), progress=False) for cfg in
+                                  (dict(batch_size=8), terms, dict(terms, task_weights={"para": 0.25})))
+    batch = next(iter(plain.loaders(0, {"para": 8})["para"]))
+    losses = []
+    for trainer in (plain, objective, weighted):
+        torch.manual_seed(0)  # SMART's perturbation: the same draw for each
+        with torch.no_grad():
+            losses.append(trainer.losses({"para": batch})["para"])
+    assert losses[1] > losses[0]  # the SMART and contrastive terms are in the objective
+    torch.testing.assert_close(losses[2], 0.25 * losses[1])
+    help_text = next(a.help for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                     if "--task-weights" in a.option_strings)
+    assert "whole objective" in help_text and "SMART" in help_text and "contrastive" in help_text
+
+
 def test_contrastive_adds_its_weighted_loss_to_the_pair_task(data_dir, tokenizer):
     """Trainer.losses with --contrastive W is the head's loss plus W x L_con of the same pass."""
     train = {"para": load_task("para", "train", data_dir, limit=8)}

@@ -135,12 +135,15 @@ def test_run_flags_are_train_options_with_the_budget():
     assert baseline.method == "baseline" and baseline.epochs is None  # heads: 10 epochs on cached features
 
 
-def test_a_run_held_by_a_live_process_is_skipped(tmp_path):
-    folder = tmp_path / "run"
-    assert reproduce.claim(folder)
-    assert not reproduce.claim(folder)  # this process holds it
-    (folder / "reproduce.lock").write_text("999999999")  # a process that is gone
-    assert reproduce.claim(folder)
+def test_a_run_held_by_another_process_is_skipped(tmp_path, monkeypatch):
+    from mtl_lib import locks
+
+    trained = []
+    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    fd = locks.claim(reproduce.run_dir(tmp_path, "summed", 0))
+    assert reproduce.train_run(tmp_path, "summed", "laptop", 0, []) == "held" and trained == []
+    locks.release(fd)
+    assert reproduce.train_run(tmp_path, "summed", "laptop", 0, []) == "ran" and len(trained) == 1
 
 
 def write_run(out, config, seed, scores):
@@ -153,7 +156,7 @@ def test_table_means_sds_and_paired_differences(tmp_path):
     for seed, (lin, cos) in enumerate([(0.60, 0.65), (0.62, 0.66), (0.61, 0.67)]):
         write_run(tmp_path, "summed", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": lin})
         write_run(tmp_path, "cosine", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": cos})
-    summary = reproduce.summarize("table2", 3, tmp_path).set_index("row")
+    summary = reproduce.summarize("table2", "laptop", 3, tmp_path).set_index("row")
     cosine = summary.loc["summed, cosine STS head"]
     assert cosine["overall"] == pytest.approx(0.66) and cosine["overall_sd"] == pytest.approx(0.01)
     assert cosine["d_overall"] == pytest.approx(0.05) and cosine["d_overall_low"] > 0
@@ -169,7 +172,7 @@ def test_missing_seeds_are_shown_not_hidden(tmp_path):
     assert "summed, linear STS head (1/3 seeds)" in text and "cosine STS head (0/3 seeds)" in text
 
 
-def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, monkeypatch):
+def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, monkeypatch, capsys):
     """End to end at a tiny budget: two train subprocesses, then the one-seed bootstrap interval."""
     monkeypatch.setitem(reproduce.BUDGETS, "smoke", {"max_examples": 16, "dev_examples": 24, "batch_size": 8,
                                                       "epochs": 1, "seeds": 1})
@@ -178,16 +181,103 @@ def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, 
     for config in ("summed", "cosine"):
         metrics = json.loads((reproduce.run_dir(tmp_path, config, 0) / "metrics.json").read_text())
         assert metrics["scale_config"]["max_examples"] == 16 and metrics["train_config"]["seed"] == 0
-    row = reproduce.summarize("table2", 1, tmp_path).set_index("row").loc["summed, cosine STS head"]
+    row = reproduce.summarize("table2", "smoke", 1, tmp_path).set_index("row").loc["summed, cosine STS head"]
     assert row["d_overall_how"] == "bootstrap over dev rows, 1 seed"
     assert row["d_overall_low"] <= row["d_overall"] <= row["d_overall_high"]
     assert "summed, cosine STS head |" in written["table2"]
-    # a second call finds both runs finished and trains nothing
-    again = subprocess.run([sys.executable, "-m", "mtl_lib", "reproduce", "table2", "--scale", "smoke", "--seeds", "1",
-                            "--out", str(tmp_path), "--data-dir", str(data_dir)], capture_output=True, text=True,
+    # a second call (at the same budget) finds both runs finished and trains nothing
+    capsys.readouterr()
+    reproduce.reproduce("table2", "smoke", 1, tmp_path, ["--data-dir", str(data_dir)])
+    again = capsys.readouterr().out
+    assert "summed seed 0: done" in again and "cosine seed 0: done" in again
+    # the command line's smoke budget is not this test's: there, the same runs are another configuration's
+    other = subprocess.run([sys.executable, "-m", "mtl_lib", "reproduce", "table2", "--scale", "smoke", "--seeds", "1",
+                            "--out", str(tmp_path), "--tables-only"], capture_output=True, text=True,
                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert again.returncode == 0, again.stderr
-    assert "summed seed 0: done" in again.stdout and "cosine seed 0: done" in again.stdout
+    assert other.returncode == 0, other.stderr
+    assert "(0/1 seeds; 1 of another configuration not counted)" in other.stdout
+    # each run recorded where and when it trained, and the table's header says so
+    import torch
+
+    machine = metrics["machine"]
+    assert machine["torch"] == torch.__version__ and machine["hardware"] and machine["date"]
+    assert f"Hardware of the runs: {machine['hardware']}; torch {torch.__version__}; " in written["table2"]
+
+    # the same DIR asked for a laptop table: the smoke runs are another configuration's, never its rows
+    trained = []
+    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    laptop = reproduce.reproduce("table2", "laptop", 1, tmp_path)["table2"]
+    assert trained == []  # neither used nor overwritten
+    assert "| summed, linear STS head (0/1 seeds; 1 of another configuration not counted) |  |  |  |  |  |" in laptop
+    assert "scale_config.name 'smoke' (this row: 'laptop')" in laptop  # what differs, as the sweep says it
+    assert "scale_config.max_examples 16 (this row: 512)" in laptop and "train_config.seed" not in laptop
+    assert json.loads((tmp_path / "table2.json").read_text())["rows"]["summed, cosine STS head"] == [None]
+
+
+def fake_run(out, config, scale, seed, scores, **record):
+    """A finished run that records the configuration of ``config`` at ``scale`` (as ``train`` does), changed by ``record``."""
+    metrics = reproduce.expected_record(config, scale, seed)
+    del metrics["budget"]  # a trained run records its sizes in its configuration, not the budget's name
+    for key, value in record.items():  # e.g. train_config={"lr": 2e-4}
+        metrics[key] = {**metrics.get(key, {}), **value}
+    folder = reproduce.run_dir(out, config, seed)
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({**metrics, **scores, "train_seconds": 60.0, "collapsed": {}}))
+    return folder
+
+
+def test_a_run_of_an_older_configuration_is_reported_not_counted(tmp_path, capsys, monkeypatch):
+    scores = {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": 0.65}
+    for seed in range(3):
+        fake_run(tmp_path, "summed", "laptop", seed, scores)
+        fake_run(tmp_path, "cosine", "laptop", seed, scores, train_config={"lr": 2e-4} if seed == 2 else {})
+    summary = reproduce.summarize("table2", "laptop", 3, tmp_path).set_index("row")
+    assert summary.loc["summed, cosine STS head", "seeds"] == 2 and summary.loc["summed, cosine STS head", "mismatched"] == 1
+    assert summary.loc["summed, cosine STS head", "d_overall_how"] == "t over 2 seeds"
+    text = reproduce.write_table("table2", "laptop", 3, tmp_path)
+    assert "cosine STS head (2/3 seeds; 1 of another configuration not counted)" in text
+    assert "seed2/metrics.json is another configuration's: train_config.lr 0.0002 (this row: 0.0001)" in text
+    trained = []
+    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    reproduce.reproduce("table2", "laptop", 3, tmp_path)
+    assert trained == [] and "cosine seed 2: mismatch" in capsys.readouterr().out
+
+
+def test_headers_say_the_dev_rows_the_runs_score(tmp_path):
+    """Colab's budget leaves the dev rows to the scale (1,000 per task); full scores them all."""
+    colab = reproduce.markdown(reproduce.summarize("table2", "colab", 1, tmp_path), "table2", "colab", 1)
+    assert "dev rows per task: 1000." in colab and "10000 training rows per task, batches of 32" in colab
+    full = reproduce.markdown(reproduce.summarize("table2", "full", 1, tmp_path), "table2", "full", 1)
+    assert "dev rows per task: all." in full
+
+
+def test_headers_give_the_machines_the_runs_recorded(tmp_path):
+    scores = {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": 0.65}
+    for seed, day in enumerate(["2020-01-03", "2020-01-01"]):
+        machine = {"hardware": "Some GPU", "torch": "9.9", "mtl_lib": "0.0.1", "date": day}
+        fake_run(tmp_path, "summed", "laptop", seed, scores, machine=machine)
+        fake_run(tmp_path, "cosine", "laptop", seed, scores, machine={**machine, "hardware": "Other GPU"} if seed else machine)
+    text = reproduce.write_table("table2", "laptop", 2, tmp_path)
+    assert "Hardware of the runs: mixed: Other GPU, Some GPU; torch 9.9; mtl_lib 0.0.1; 2020-01-01 to 2020-01-03." in text
+    assert reproduce.records.describe_machines([None, machine]) == \
+        "Some GPU; torch 9.9; mtl_lib 0.0.1; 2020-01-01 (1 of 2 runs recorded none)"
+    assert reproduce.records.describe_machines([None]).startswith("not recorded")
+
+
+def test_one_seed_is_compared_on_the_seed_both_rows_have(tmp_path, monkeypatch):
+    """The only pair is seed 1: its bootstrap reads seed 1's predictions; without predictions the
+    difference has no interval, and only a restored run is said to be one."""
+    scores = {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": 0.65}
+    fake_run(tmp_path, "summed", "laptop", 0, scores)
+    new, old = (fake_run(tmp_path, config, "laptop", 1, scores) for config in ("cosine", "summed"))
+    row = reproduce.summarize("table2", "laptop", 2, tmp_path).set_index("row").loc["summed, cosine STS head"]
+    assert row["d_overall_how"] == "1 seed, no interval (a run has no dev predictions)"
+    compared = []
+    monkeypatch.setattr(reproduce, "paired_bootstrap", lambda a, b, key: compared.append((a, b)) or (0.0, -0.1, 0.1))
+    (new / "predictions").mkdir()
+    (old / "predictions").mkdir()
+    row = reproduce.summarize("table2", "laptop", 2, tmp_path).set_index("row").loc["summed, cosine STS head"]
+    assert row["d_overall_how"] == "bootstrap over dev rows, 1 seed" and compared[0] == (new, old)
 
 
 def test_shipped_tables_say_how_to_make_a_missing_one():
@@ -199,7 +289,7 @@ def test_side_by_side_labels_ours_and_the_papers(tmp_path):
     for seed, (lin, cos) in enumerate([(0.60, 0.65), (0.62, 0.66), (0.61, 0.67)]):
         write_run(tmp_path, "summed", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": lin})
         write_run(tmp_path, "cosine", seed, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.5, "overall": cos})
-    table = reproduce.side_by_side("table2", summary=reproduce.summarize("table2", 3, tmp_path))
+    table = reproduce.side_by_side("table2", summary=reproduce.summarize("table2", "laptop", 3, tmp_path))
     cosine = table.loc["summed, cosine STS head"]
     assert cosine["ours: overall"] == "0.660 ± 0.010" and cosine["ours: Δ overall [95 %]"].startswith("+0.050 [")
     assert cosine["paper: overall"] == "0.638" and cosine["paper: Δ overall (1 run)"] == "+0.002"
@@ -223,7 +313,7 @@ def test_restored_shipped_runs_give_back_the_shipped_table(tmp_path, monkeypatch
     assert restored == sum(record is not None for runs in shipped["rows"].values() for record in runs)
     assert reproduce.restore_shipped("table2", "laptop", tmp_path) == 0  # runs already there are left alone
     seeds = len(next(iter(shipped["rows"].values())))
-    summary = reproduce.summarize("table2", seeds, tmp_path).set_index("row")
+    summary = reproduce.summarize("table2", "laptop", seeds, tmp_path).set_index("row")
     for label, runs in shipped["rows"].items():
         assert summary.loc[label, "overall"] == pytest.approx(np.mean([r["overall"] for r in runs]))
     trained = []
@@ -231,3 +321,14 @@ def test_restored_shipped_runs_give_back_the_shipped_table(tmp_path, monkeypatch
     reproduce.reproduce("table2", "laptop", seeds + 1, tmp_path, train=True)
     assert len(trained) == len(reproduce.configs_of("table2"))  # one new seed per row, nothing retrained
     assert all(args[args.index("--seed") + 1] == str(seeds) for args in trained)
+    # the shipped runs recorded no machine: the header says so, not what the machine writing it is
+    assert "Hardware of the runs: not recorded" in (tmp_path / "table2.md").read_text()
+
+
+def test_shipped_runs_of_another_budget_are_not_restored_nor_counted(tmp_path, monkeypatch):
+    assert reproduce.restore_shipped("table2", "laptop", tmp_path) > 0
+    monkeypatch.setitem(reproduce.BUDGETS, "laptop", {**reproduce.BUDGETS["laptop"], "max_examples": 1024})
+    assert reproduce.restore_shipped("table2", "laptop", tmp_path / "new") == 0
+    summary = reproduce.summarize("table2", "laptop", 3, tmp_path).set_index("row")
+    assert (summary["seeds"] == 0).all() and (summary["mismatched"] == 3).all()
+    assert "budget.max_examples 512 (this row: 1024)" in reproduce.mismatches("table2", "laptop", 3, tmp_path)[0]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mtl_lib import experiment, shipped
+from mtl_lib import cli, experiment, records, shipped
 
 ARGS = ["train", "--scale", "colab", "--lr", "1e-4", "--max-examples", "512"]
 
@@ -13,7 +13,8 @@ ARGS = ["train", "--scale", "colab", "--lr", "1e-4", "--max-examples", "512"]
 def results(tmp_path):
     run = tmp_path / "measured"
     run.mkdir()
-    (run / "metrics.json").write_text(json.dumps({"overall": 0.71, "history": [{"epoch": 1, "dev_overall": 0.71}]}))
+    metrics = {**records.resolved_config(ARGS), "overall": 0.71, "history": [{"epoch": 1, "dev_overall": 0.71}]}
+    (run / "metrics.json").write_text(json.dumps(metrics))  # what `train` records: scores and configuration
     folder = tmp_path / "results"
     shipped.ship_run(run, [*ARGS, "--out", "runs/x", "--device", "cuda"], "one T4, 2026-12-01", folder)
     return folder
@@ -51,6 +52,35 @@ def test_no_shipped_result_or_opting_out_trains(results, trained, tmp_path, monk
     monkeypatch.setenv("MTL_USE_SHIPPED", "0")
     shipped.load_or_train(ARGS, tmp_path / "z", results)
     assert [out.name for _, out in trained] == ["y", "z"]
+
+
+def test_a_shipped_run_is_found_by_its_configuration_not_its_spelling(results, trained, tmp_path):
+    """The same run asked for with flags in another order, spelt --flag=value, or with defaults written out."""
+    same = ["train", "--max-examples=512", "--lr", "0.0001", "--scale", "colab", "--recipe", "course", "--seed", "0"]
+    assert shipped.load_or_train(same, tmp_path / "a", results)["overall"] == 0.71 and trained == []
+
+
+def test_a_changed_default_is_not_served_the_old_result(results, trained, tmp_path, monkeypatch):
+    monkeypatch.setitem(cli.RECIPES["course"], "dropout", 0.3)  # ARGS leave the dropout to the recipe
+    assert shipped.read_shipped_run(ARGS, results) is None
+    assert shipped.load_or_train(ARGS, tmp_path / "b", results) == {"overall": 0.5} and len(trained) == 1
+
+
+def test_only_the_run_of_the_command_can_be_shipped(tmp_path):
+    run = tmp_path / "measured"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({**records.resolved_config([*ARGS, "--seed", "1"]), "overall": 0.7}))
+    with pytest.raises(ValueError, match="train_config.seed 1 .this row: 0."):
+        shipped.ship_run(run, ARGS, "x", tmp_path / "results")
+    (run / "metrics.json").write_text(json.dumps({"overall": 0.7}))
+    with pytest.raises(ValueError, match="records no method"):
+        shipped.ship_run(run, ARGS, "x", tmp_path / "results")
+
+
+def test_every_shipped_run_is_found_by_the_command_that_made_it():
+    for path in sorted((shipped.RESULTS / "runs").glob("*.json")):
+        saved = json.loads(path.read_text())
+        assert shipped.read_shipped_run(saved["command"]) == saved, path.name
 
 
 def test_ones_own_finished_run_comes_first(results, trained, tmp_path):
