@@ -19,7 +19,7 @@ import pytest
 
 from mtl_lib.classroom import ASSIGNMENTS, EXERCISES, ClassroomError, assignment_box, load_table
 from mtl_lib.classroom.check import run_check
-from mtl_lib.classroom.grade import _limits, grade, grade_folder, load_points
+from mtl_lib.classroom.grade import NotGraded, _limits, grade, grade_folder, load_points
 from mtl_lib.classroom.release import course_files, make_release, retarget
 from mtl_lib.classroom.stubs import find_blocks, stub_notebook, stub_text
 
@@ -121,7 +121,7 @@ def test_release_refuses_bad_output_folders(tmp_path):
 def test_grade_unknown_path_is_a_clear_error(tmp_path):
     with pytest.raises(ClassroomError, match="no such folder"):
         grade(tmp_path / "missing", REPO)
-    with pytest.raises(ClassroomError, match="no mtl_lib package here"):
+    with pytest.raises(NotGraded, match=f"no mtl_lib package in {tmp_path.name}/"):
         grade(tmp_path, REPO)
     result = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "grade", str(tmp_path / "missing")],
                             capture_output=True, text=True)
@@ -461,14 +461,16 @@ def submissions(release, tmp_path_factory):
 def test_batch_grading_writes_the_gradebook_and_feedback(submissions, tmp_path):
     result = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "grade", str(submissions),
                              "--out", str(tmp_path / "grades")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # dee was not graded
+    assert "graded 3 of 4 copies; NOT GRADED: 1" in result.stdout and "  dee: no mtl_lib package" in result.stdout
     with open(tmp_path / "grades" / "gradebook.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["student", *(e.name for e in EXERCISES), "total", "note"]
     table = {r["student"]: r for r in rows}
-    assert [table[s]["total"] for s in ("ada", "bob", "cyd", "dee")] == ["13", "0", "5", "0"]
+    assert [table[s]["total"] for s in ("ada", "bob", "cyd", "dee")] == ["13", "0", "5", "not graded"]
     assert [table["cyd"][e.name] for e in EXERCISES] == ["2", "2", "0", "1", "0", "0", "0", "0"]
-    assert "no mtl_lib package in dee/" in table["dee"]["note"] and table["ada"]["note"] == ""
+    assert [table["dee"][e.name] for e in EXERCISES] == [""] * len(EXERCISES)
+    assert table["dee"]["note"].startswith("not graded: no mtl_lib package in dee/") and table["ada"]["note"] == ""
 
     cyd = (tmp_path / "grades" / "feedback" / "cyd.md").read_text()
     assert cyd.startswith("# Feedback for cyd\n\n**Total: 5 / 13 points**")
@@ -480,14 +482,59 @@ def test_batch_grading_writes_the_gradebook_and_feedback(submissions, tmp_path):
     assert "13 / 13 points" in (tmp_path / "grades" / "feedback" / "ada.md").read_text()
 
 
-def test_batch_grading_stops_an_endless_loop(release, tmp_path):
+def test_a_loop_when_mtl_lib_is_imported_is_not_graded(release, tmp_path):
+    """A loop at import time stops every test before it starts: the run ends at the time limit, and the copy
+    is not graded (no score), rather than given zero."""
     student = tmp_path / "subs" / "eve"
     shutil.copytree(release / "mtl_lib", student / "mtl_lib")
     pcgrad = student / "mtl_lib" / "pcgrad.py"
-    pcgrad.write_text(pcgrad.read_text().replace("    # YOUR CODE HERE\n", "    while True:\n        pass\n", 1))
+    pcgrad.write_text(pcgrad.read_text() + "\nwhile True:  # runs on import\n    pass\n")
     pcgrad_only = [e for e in EXERCISES if e.name == "pcgrad"]
-    grades = grade_folder(tmp_path / "subs", REPO, tmp_path / "out", timeout=40, exercises=pcgrad_only,
+    grades = grade_folder(tmp_path / "subs", REPO, tmp_path / "out", timeout=20, exercises=pcgrad_only,
                           progress=lambda line: None)
     eve = grades["eve"]
-    assert eve["total"] == 0 and eve["exercises"]["pcgrad"]["tests"] == 5
-    assert "time limit of 40 s" in eve["note"]
+    assert not eve["graded"] and "time limit of 20 s" in eve["reason"] and "no grading test finished" in eve["reason"]
+    feedback = (tmp_path / "out" / "feedback" / "eve.md").read_text()
+    assert "**Not graded:** no grading test finished" in feedback and "Total" not in feedback
+
+
+def _five_submissions(release: Path, root: Path) -> None:
+    """Assignment 2's release as five students hand it in: untouched, a syntax error in mtl_lib/__init__.py,
+    nothing, an endless loop in ``pool``, and ``pool`` written (the reference)."""
+    for student in ("untouched", "syntax", "loop", "pooled"):
+        shutil.copytree(release / "mtl_lib", root / student / "mtl_lib")
+    with open(root / "syntax" / "mtl_lib" / "__init__.py", "a") as f:
+        f.write("\ndef broken(:\n    pass\n")
+    (root / "empty").mkdir()
+    encode = root / "loop" / "mtl_lib" / "encode.py"
+    encode.write_text(encode.read_text().replace("    # YOUR CODE HERE\n", "    while True:\n        pass\n", 1))
+    shutil.copy2(REPO / "mtl_lib" / "encode.py", root / "pooled" / "mtl_lib" / "encode.py")
+
+
+def test_grading_five_submissions_without_data_files(tmp_path):
+    """Without the data files (MTL_DATA_DIR empty, no network), each row is right or says "not graded" and
+    why; the command ends with a summary and exit code 1. The endless loop fails its own tests (per-test
+    limit) and the other tests still run."""
+    release = tmp_path / "release"
+    make_release(REPO, release, assignment=2)
+    submissions = tmp_path / "subs"
+    _five_submissions(release, submissions)
+    (tmp_path / "no-data").mkdir()
+    env = {**os.environ, "MTL_DATA_DIR": str(tmp_path / "no-data"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "grade", str(submissions),
+                             "--assignment", "2", "--test-timeout", "3", "--out", str(tmp_path / "grades")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "graded 3 of 5 copies; NOT GRADED: 2" in result.stdout
+    with open(tmp_path / "grades" / "gradebook.csv") as f:
+        table = {r["student"]: r for r in csv.DictReader(f)}
+    got = {s: (r["encoder_layer"], r["pooling"], r["total"]) for s, r in table.items()}
+    assert got == {"empty": ("", "", "not graded"), "loop": ("0", "0", "0"), "pooled": ("0", "1", "1"),
+                   "syntax": ("", "", "not graded"), "untouched": ("0", "0", "0")}
+    assert "no mtl_lib package in empty/" in table["empty"]["note"]
+    assert table["syntax"]["note"].startswith("not graded: the grading tests could not start")
+    assert "SyntaxError" in table["syntax"]["note"]
+    loop = (tmp_path / "grades" / "feedback" / "loop.md").read_text()
+    assert "## pooling: 0 / 1 points (0 of 5 tests passed)" in loop and "time limit of 3 s" in loop
+    assert "**Not graded:**" in (tmp_path / "grades" / "feedback" / "syntax.md").read_text()
+    assert "**Total: 1 / 3 points**" in (tmp_path / "grades" / "feedback" / "pooled.md").read_text()

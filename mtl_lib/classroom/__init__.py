@@ -11,7 +11,8 @@ Commands (``python -m mtl_lib.classroom COMMAND``, see ``docs/instructors.md``):
   solution blocks replaced by stubs that raise ``NotImplementedError``, outputs
   cleared, the hidden grading tests and the instructor's notes left out (``release``);
 * ``grade PATH`` - runs the hidden tests (``tests/grading``) on one student's copy,
-  or on every copy in a folder of submissions: a gradebook and feedback (``grade``);
+  or on every copy in a folder of submissions: a gradebook and feedback; a copy the
+  tests cannot score is "not graded", with why, never a silent zero (``grade``);
 * ``check`` - proves the release is sound: the reference passes every grading test,
   every stub fails, nothing in the release gives a solution away (``check``);
 * ``test EXERCISE`` - the students' side: public sanity checks of one exercise

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from . import EXERCISES, REPO, ClassroomError, get_assignment
+from .grade import TEST_TIMEOUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                        "(default PATH/_grades)")
     grade.add_argument("--timeout", type=float, default=900, help="seconds per student, wall clock and CPU "
                        "(default 900)")
+    grade.add_argument("--test-timeout", type=float, default=TEST_TIMEOUT, help="seconds each grading test may "
+                       f"run: an endless loop fails its test, the others still run (default {TEST_TIMEOUT})")
     grade.add_argument("--memory", type=float, default=8192, help="MiB of address space per student "
                        "(default 8192; 0: no limit)")
     check = commands.add_parser("check", help="prove the release is sound (reference passes, stubs fail, "
@@ -60,12 +63,18 @@ def main(argv: list[str] | None = None) -> int:
                 print("warning: --keep-later: the release holds the solutions of later assignments", file=sys.stderr)
             return 0
         if args.command == "grade":
-            from .grade import format_table, grade as run_grade, grade_folder, is_copy
+            from .grade import NotGraded, format_table, grade as run_grade, grade_folder, is_copy, summary
             chosen = get_assignment(args.assignment)
             exercises = list(chosen.exercises) if chosen else None
             memory = args.memory or None
             if is_copy(args.path) or not args.path.is_dir():
-                grades = run_grade(args.path, args.source, args.points, args.timeout, exercises, memory)
+                try:
+                    grades = run_grade(args.path, args.source, args.points, args.timeout, exercises, memory,
+                                       args.test_timeout)
+                except NotGraded as error:
+                    print(error.output, file=sys.stderr)
+                    print(f"NOT GRADED: {error.reason}", file=sys.stderr)
+                    return 1
                 print(format_table(grades))
                 out = args.json or Path(args.path) / "grade.json"
                 out.write_text(json.dumps(grades, indent=2) + "\n")
@@ -73,10 +82,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             out = args.out or args.path / "_grades"
             start = time.perf_counter()
-            grade_folder(args.path, args.source, out, args.points, args.timeout, memory, exercises)
+            grades = grade_folder(args.path, args.source, out, args.points, args.timeout, memory, exercises,
+                                  test_timeout=args.test_timeout)
             print(f"gradebook: {out / 'gradebook.csv'}; feedback: {out / 'feedback'}/ "
                   f"({time.perf_counter() - start:.0f} s)")
-            return 0
+            print(summary(grades))
+            return 0 if all(g["graded"] for g in grades.values()) else 1
         if args.command == "test":
             from .public import run_public_tests
             chosen = get_assignment(args.assignment)

@@ -5,15 +5,24 @@ under test comes from the student's copy: pytest runs in a subprocess whose
 working directory and first ``PYTHONPATH`` entry are the student's folder, so
 ``import mtl_lib`` finds their package. ``tests/grading/conftest.py`` refuses
 to run if another ``mtl_lib`` was imported, and writes each collected test and
-each test's outcome to a JSON-lines file that is read back here. A test that
-was collected but never reported (the process timed out or was killed) fails.
+each test's outcome to a JSON-lines file that is read back here.
 
 Each copy is graded in its own subprocess with a wall-clock time limit and,
 where the platform has them (Linux, macOS), limits on memory and CPU time set
-with ``resource.setrlimit`` in the child. A folder of submissions is graded one
-copy after another into a gradebook CSV and one Markdown feedback file each.
+with ``resource.setrlimit`` in the child; each test also has a time limit of
+its own (``MTL_GRADE_TEST_TIMEOUT``, enforced by the grading conftest), so an
+endless loop fails the test it is in and the other tests still run. A folder of
+submissions is graded one copy after another into a gradebook CSV and one
+Markdown feedback file each.
 
 Scoring: an exercise's points times the share of its tests that passed.
+
+A grade is never silently zero. When the tests cannot give a fair score - the
+run cannot start (the student's ``mtl_lib`` does not import, pytest refuses to
+start), no test runs, or the run ends before every test has reported (killed,
+out of time) - the copy is **not graded** (``NotGraded``): the gradebook says
+"not graded" and why, the feedback says so, and ``grade`` exits non-zero, so
+that the instructor looks at it instead of uploading a zero.
 """
 
 from __future__ import annotations
@@ -34,6 +43,26 @@ try:
     import resource
 except ImportError:  # Windows: no per-process limits, only the time limit
     resource = None
+
+TEST_TIMEOUT = 120  # seconds a single grading test may run (its fixtures of wider scope not counted)
+
+
+class NotGraded(ClassroomError):
+    """The grading tests could not score a copy fairly; the message says why (for the gradebook and feedback).
+
+    ``output`` holds the last lines of the grading run's output, for the instructor and the feedback."""
+
+    def __init__(self, reason: str, output: str = ""):
+        super().__init__(reason)
+        self.reason, self.output = reason, output
+
+
+def _error_line(output: str) -> str:
+    """The line of pytest's output that says best why a run could not start: its last error line."""
+    lines = [line.strip() for line in str(output).splitlines() if line.strip()]
+    errors = [line.removeprefix("E").strip() for line in lines
+              if line.startswith(("E ", "ERROR", "Exit:")) or "Error" in line.split(":")[0]]
+    return (errors or lines or ["(no output)"])[-1][:300]
 
 
 def load_points(path: Path | None, exercises: list | None = None) -> dict[str, float]:
@@ -79,20 +108,21 @@ def _limits(memory_mb: float | None, cpu_seconds: float | None):
 
 def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb: float | None = None,
                       exercises: list | None = None, extra_env: dict | None = None,
-                      allow_crash: bool = False) -> dict[str, dict]:
+                      test_timeout: float = TEST_TIMEOUT) -> dict[str, dict]:
     """Run ``source``'s grading tests (of ``exercises``, default all) on the ``mtl_lib`` in ``path``.
 
     Returns ``{test id: {"outcome": "passed" | "failed" | "skipped", "message": str, "tail": str}}``.
     The child gets ``timeout`` seconds of wall-clock and of CPU time and at most ``memory_mb`` of
-    address space. ``allow_crash``: a run that ended early (time limit, killed) returns what it
-    reported, unreported tests failed, instead of raising ClassroomError.
+    address space; each test at most ``test_timeout`` seconds. Raises ``NotGraded`` when the results
+    would not be a fair score: the run could not start, ran no test, or ended before every collected
+    test reported; ClassroomError when ``path`` or ``source`` is not what it must be.
     """
     path, source = Path(path).resolve(), Path(source).resolve()
     if not path.is_dir():
         raise ClassroomError(f"{path}: no such folder; pass the root folder of a student's copy of the course.")
     if not (path / "mtl_lib" / "__init__.py").is_file():
-        raise ClassroomError(f"{path}: no mtl_lib package here (expected {path / 'mtl_lib' / '__init__.py'}); "
-                             "pass the root folder of a student's copy of the course.")
+        raise NotGraded(f"no mtl_lib package in {path.name}/ (expected {path.name}/mtl_lib/__init__.py): an empty "
+                        "submission, or not the root folder of a copy of the course")
     if not (source / GRADING_DIR).is_dir():
         raise ClassroomError(f"{source / GRADING_DIR} not found: grading and checking need the instructor's "
                              "repository (a student release has no grading tests).")
@@ -101,6 +131,7 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb:
         report = Path(tmp) / "report.jsonl"
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}  # e.g. -x would stop early
         env |= {"MTL_GRADE_REPORT": str(report), "MTL_GRADE_EXPECT": str(path),
+                "MTL_GRADE_TEST_TIMEOUT": f"{test_timeout:g}",
                 "PYTHONPATH": os.pathsep.join([str(path), *filter(None, [os.environ.get("PYTHONPATH")])]),
                 **(extra_env or {})}
         # importlib mode: pytest must not put the instructor's folders (which hold their mtl_lib)
@@ -116,25 +147,30 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb:
             if code == -signal.SIGXCPU:
                 # the CPU-time limit (RLIMIT_CPU) came before the wall clock: on an idle machine a busy
                 # loop uses a whole core, so this is the usual way an endless loop ends
-                ended = f"grading stopped after the time limit of {timeout:.0f} s of CPU time (an endless loop?)"
+                ended = f"it was stopped at the time limit of {timeout:.0f} s of CPU time (an endless loop?)"
             elif code not in (0, 1):
                 ended = f"the grading process ended with exit code {code}"
         except subprocess.TimeoutExpired as error:
             output, code = f"{error.stdout or ''}{error.stderr or ''}", None
-            ended = f"grading stopped after the time limit of {timeout:.0f} s (an endless loop?)"
+            ended = f"it was stopped at the time limit of {timeout:.0f} s (an endless loop?)"
         lines = report.read_text().splitlines() if report.exists() else []
-    if ended and not allow_crash:
-        if code is None:
-            raise ClassroomError(f"grading {path} took more than {timeout:.0f} s; an endless loop in "
-                                 "the student's code? (--timeout sets the limit)")
-        tail = "\n".join(str(output).strip().splitlines()[-25:])
-        raise ClassroomError(f"the grading tests could not run on {path} (pytest exit code {code}):\n{tail}")
-    if not lines and not allow_crash:
-        tail = "\n".join(str(output).strip().splitlines()[-25:])
-        raise ClassroomError(f"the grading tests could not run on {path} (pytest exit code {code}):\n{tail}")
+    output = "\n".join(str(output).strip().splitlines()[-25:])
+    records = [json.loads(line) for line in lines]
+    collected = {r["test"] for r in records if r["phase"] == "collected"}
+    reported = {r["test"] for r in records if r["phase"] != "collected"}
+    if not reported:
+        if code is None or code == -signal.SIGXCPU:
+            raise NotGraded(f"no grading test finished: {ended}, before the first test ended (an endless loop "
+                            "in code that runs when mtl_lib is imported?)", output)
+        if code == 5:
+            raise NotGraded("no grading test ran (pytest collected none)", output)
+        raise NotGraded(f"the grading tests could not start (pytest exit code {code}): {_error_line(output)}",
+                        output)
+    if collected - reported:
+        raise NotGraded(f"{len(collected - reported)} of {len(collected)} grading tests never reported a result: "
+                        f"{ended or 'the run ended early'}", output)
     results: dict[str, dict] = {}
-    for line in lines:  # collected, then setup, call and teardown of each test: any failure fails it
-        record = json.loads(line)
+    for record in records:  # collected, then setup, call and teardown of each test: any failure fails it
         result = results.setdefault(record["test"], {"outcome": "unreported", "message": "", "tail": ""})
         if record["phase"] == "collected":
             continue
@@ -145,7 +181,7 @@ def run_grading_tests(path: Path, source: Path, timeout: float = 900, memory_mb:
         elif record["phase"] == "call" and record["outcome"] == "passed" and result["outcome"] == "unreported":
             result["outcome"] = "passed"  # only a finished call passes; a setup alone does not
     for result in results.values():
-        if result["outcome"] == "unreported":
+        if result["outcome"] == "unreported":  # set up, never called (e.g. its setup was cut short)
             result.update(outcome="failed", message=f"did not run to the end: {ended or 'no result reported'}")
     return results
 
@@ -185,16 +221,28 @@ def format_table(grades: dict) -> str:
 
 
 def grade(path: Path, source: Path, points_file: Path | None = None, timeout: float = 900,
-          exercises: list | None = None, memory_mb: float | None = None) -> dict:
-    """Grade the copy at ``path``: the score dict (also holding the path and the points used)."""
+          exercises: list | None = None, memory_mb: float | None = None,
+          test_timeout: float = TEST_TIMEOUT) -> dict:
+    """Grade the copy at ``path``: the score dict (also holding the path and the points used).
+    Raises ``NotGraded`` when no fair score can be given (see ``run_grading_tests``)."""
     points = load_points(points_file, exercises)
-    results = run_grading_tests(path, source, timeout, memory_mb, exercises)
+    results = run_grading_tests(path, source, timeout, memory_mb, exercises, test_timeout=test_timeout)
     return {"path": str(Path(path).resolve()), **score(results, points)}
 
 
 def is_copy(path: Path) -> bool:
     """Whether ``path`` is the root of one copy of the course (it holds ``mtl_lib/__init__.py``)."""
     return (Path(path) / "mtl_lib" / "__init__.py").is_file()
+
+
+def not_graded_feedback(student: str, error: NotGraded) -> str:
+    """The feedback of a copy that could not be graded: why, and the last lines of the grading run's output."""
+    lines = [f"# Feedback for {student}", "", f"**Not graded:** {error.reason}.", "",
+             "No score was given: the grading tests could not score this copy fairly. Your instructor sees "
+             "this too; check the error below, fix it, and submit again (or ask your instructor).", ""]
+    if error.output:
+        lines += ["```", *error.output.splitlines()[-12:], "```", ""]
+    return "\n".join(lines)
 
 
 def feedback(student: str, grades: dict, note: str = "") -> str:
@@ -221,12 +269,14 @@ def feedback(student: str, grades: dict, note: str = "") -> str:
 
 def grade_folder(submissions: Path, source: Path, out: Path, points_file: Path | None = None,
                  timeout: float = 900, memory_mb: float | None = 8192, exercises: list | None = None,
-                 progress=print) -> dict:
+                 progress=print, test_timeout: float = TEST_TIMEOUT) -> dict:
     """Grade every copy in ``submissions`` (one sub-folder per student, named after the student).
 
     Writes ``out/gradebook.csv`` (student, one column per exercise, total, note), ``out/feedback/<student>.md``
-    and ``out/grades.json``; returns ``{student: grades}``. A sub-folder without ``mtl_lib`` gets a row of
-    zeros and a note, and so does a copy whose grading could not run.
+    and ``out/grades.json``; returns ``{student: grades}``. A copy that cannot be graded fairly (no
+    ``mtl_lib``, tests that cannot start or never report, see ``NotGraded``) gets no score: its row says
+    "not graded" in the total and why in the note, its exercise columns stay empty, and its grades hold
+    ``"graded": False`` and the ``reason``.
     """
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     points = load_points(points_file, exercises)
@@ -238,24 +288,38 @@ def grade_folder(submissions: Path, source: Path, out: Path, points_file: Path |
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     everything = {}
     for student in students:
-        start, note = time.perf_counter(), ""
+        start = time.perf_counter()
         try:
-            if not is_copy(student):
-                raise ClassroomError(f"no mtl_lib package in {student.name}/ (expected "
-                                     f"{student.name}/mtl_lib/__init__.py): not a copy of the course")
-            results = run_grading_tests(student, source, timeout, memory_mb, exercises, allow_crash=True)
-            note = next((r["message"] for r in results.values() if r["message"].startswith("did not run")), "")
-        except ClassroomError as error:
-            results, note = {}, str(error).splitlines()[0]
-        grades = {"student": student.name, "note": note, **score(results, points)}
-        everything[student.name] = grades
-        (out / "feedback" / f"{student.name}.md").write_text(feedback(student.name, grades, note), encoding="utf-8")
-        progress(f"{student.name}: {grades['total']:g} / {grades['max_total']:g}"
-                 f"{' (' + note + ')' if note else ''} [{time.perf_counter() - start:.0f} s]")
+            results = run_grading_tests(student, source, timeout, memory_mb, exercises, test_timeout=test_timeout)
+        except NotGraded as error:
+            everything[student.name] = {"student": student.name, "graded": False, "reason": error.reason,
+                                        "output": error.output, "max_total": sum(points.values())}
+            text = not_graded_feedback(student.name, error)
+            line = f"{student.name}: not graded: {error.reason}"
+        else:
+            grades = {"student": student.name, "graded": True, "note": "", **score(results, points)}
+            everything[student.name] = grades
+            text = feedback(student.name, grades)
+            line = f"{student.name}: {grades['total']:g} / {grades['max_total']:g}"
+        (out / "feedback" / f"{student.name}.md").write_text(text, encoding="utf-8")
+        progress(f"{line} [{time.perf_counter() - start:.0f} s]")
     with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *points, "total", "note"])
         for name, g in everything.items():
-            writer.writerow([name, *(f"{g['exercises'][e]['points']:g}" for e in points), f"{g['total']:g}", g["note"]])
+            if g["graded"]:
+                writer.writerow([name, *(f"{g['exercises'][e]['points']:g}" for e in points), f"{g['total']:g}", ""])
+            else:  # text, not 0: a spreadsheet or an upload cannot take it for a score
+                writer.writerow([name, *("" for _ in points), "not graded", f"not graded: {g['reason']}"])
     (out / "grades.json").write_text(json.dumps(everything, indent=2) + "\n", encoding="utf-8")
     return everything
+
+
+def summary(grades: dict) -> str:
+    """The closing lines of a batch: how many copies were graded, and each one that was not, with why."""
+    missed = {name: g["reason"] for name, g in grades.items() if not g["graded"]}
+    lines = [f"graded {len(grades) - len(missed)} of {len(grades)} copies"]
+    if missed:
+        lines[0] += f"; NOT GRADED: {len(missed)} (no score given; look at these before uploading grades):"
+        lines += [f"  {name}: {reason}" for name, reason in missed.items()]
+    return "\n".join(lines)

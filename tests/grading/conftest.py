@@ -10,7 +10,12 @@ student's copy, setting two variables:
 * ``MTL_GRADE_EXPECT`` - the student's folder: refuse to grade any other
   ``mtl_lib`` (e.g. the instructor's, if the import path were wrong);
 * ``MTL_GRADE_REPORT`` - a file that receives one JSON line per collected test
-  and per test phase (with the last error lines of a failure, for feedback).
+  and per test phase (with the last error lines of a failure, for feedback);
+* ``MTL_GRADE_TEST_TIMEOUT`` - seconds each test may run: an endless loop in
+  the student's code fails that test (``time_limit`` below) and the others still run.
+
+They need no data files: ``tests/conftest.py`` skips its data check when only
+these tests are collected.
 
 ``python -m mtl_lib.classroom check`` also sets ``MTL_GRADE_CANDIDATES``: a JSON
 file of functions that a release's notebooks define. Every grading test then
@@ -26,6 +31,7 @@ below stand in for the other exercises with reference code.
 import json
 import math
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -72,6 +78,28 @@ def pytest_runtest_logreport(report):
 def pytest_collectreport(report):
     if report.failed:  # e.g. the student's module does not import: every test of the file fails
         _record(report.nodeid, "collect", "failed", report)
+
+
+@pytest.fixture(autouse=True)
+def time_limit():
+    """Under ``grade``: stop a test that runs longer than ``MTL_GRADE_TEST_TIMEOUT`` seconds with an error, so that
+    an endless loop fails its own test instead of ending the whole run (POSIX only: SIGALRM)."""
+    seconds = float(os.environ.get("MTL_GRADE_TEST_TIMEOUT") or 0)
+    if not seconds or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeoutError(f"this test ran longer than its time limit of {seconds:g} s (an endless loop?) "
+                           "and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def reference_attention(q, k, v, mask=None, dropout=None):
