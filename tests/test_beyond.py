@@ -150,23 +150,25 @@ def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
 
 
 def test_task_weights_multiply_the_whole_objective_of_their_task(data_dir, tokenizer):
-    """--task-weights para=W scales Quora's loss AND its SMART and contrastive terms: with both on, the
+    """--task-weights para=W scales Quora's loss AND its SMART and contrastive terms: with them on, the
     weighted task's objective is exactly W times the unweighted one (and the help says so)."""
     from mtl_lib.cli import build_parser
 
     train = {"para": load_task("para", "train", data_dir, limit=8)}
     model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich")).eval()  # eval: no dropout
-    terms = dict(batch_size=8, contrastive=0.5, smart_lambda=1.0)
+    terms = dict(batch_size=8, precision="fp32", contrastive=100.0, smart_lambda=1.0)  # a contrastive term to see
     plain, objective, weighted = (Trainer(model, tokenizer, train, {}, TrainConfig(**cfg), progress=False) for cfg in
-                                  (dict(batch_size=8), terms, dict(terms, task_weights={"para": 0.25})))
+                                  (dict(batch_size=8, precision="fp32"), terms, dict(terms, task_weights={"para": 0.25})))
     batch = next(iter(plain.loaders(0, {"para": 8})["para"]))
     losses = []
     for trainer in (plain, objective, weighted):
         torch.manual_seed(0)  # SMART's perturbation: the same draw for each
         with torch.no_grad():
             losses.append(trainer.losses({"para": batch})["para"])
-    assert losses[1] > losses[0]  # the SMART and contrastive terms are in the objective
-    torch.testing.assert_close(losses[2], 0.25 * losses[1])
+    loss, whole, scaled = losses
+    assert whole - loss > 1e-4  # the contrastive (and SMART) terms are part of the objective
+    torch.testing.assert_close(scaled, 0.25 * whole)  # ... and are weighted with the loss
+    assert abs(scaled - (0.25 * loss + (whole - loss))) > 1e-4  # not the head's loss alone
     help_text = next(a.help for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
                      if "--task-weights" in a.option_strings)
     assert "whole objective" in help_text and "SMART" in help_text and "contrastive" in help_text
