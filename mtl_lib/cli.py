@@ -569,10 +569,12 @@ def add_reproduce_parser(command) -> None:
         "reproduce", help="the course's tables over seeds, with paired 95 %% intervals: DIR/TABLE.md",
         description="Train every run a table needs, for seeds 0..N-1, each an ordinary train run in "
         "DIR/runs/CONFIG/seedK/, and write DIR/TABLE.md: mean ± sd over seeds per metric and each row's "
-        "paired difference to the row it extends with a 95 %% interval. Tables: single (each task alone), "
+        "paired difference to the row it extends with a 95 % interval. Tables: single (each task alone), "
         "table1 (frozen, 6 sequential orders, summed), table2 (linear vs cosine STS head), table3 (± PCGrad), "
         "table4 (± SMART, both dropout modes), ladder (one thing added per rung), all. Run it again to "
-        "resume; two processes on one DIR share the work. Budget at laptop scale: "
+        "resume; two processes on one DIR share the work. A finished run in DIR that recorded another "
+        "configuration or budget (another scale's, say) is reported with what differs, never counted or "
+        "overwritten. Budget at laptop scale: "
         f"{laptop['max_examples']} training rows per task, batches of {laptop['batch_size']}, "
         f"{laptop['epochs']} epoch, {laptop['dev_examples']} dev rows per task, {laptop['seeds']} seeds.")
     reproduce.add_argument("table", choices=TABLE_NAMES, help="which table")
