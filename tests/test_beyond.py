@@ -133,8 +133,9 @@ def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
 
     train = {"sts": load_task("sts", "train", data_dir, limit=8)}
     model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine")).eval()
-    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8), progress=False)
-    weighted = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, task_weights={"sts": 0.04}), progress=False)
+    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32"), progress=False)
+    weighted = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32", task_weights={"sts": 0.04}),
+                       progress=False)
     batch = next(iter(plain.loaders(0, {"sts": 8})["sts"]))
     with torch.no_grad():
         a, b = plain.losses({"sts": batch})["sts"], weighted.losses({"sts": batch})["sts"]
