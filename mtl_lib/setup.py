@@ -24,11 +24,16 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where the course lives on GitHub, and the ref (a tag or a commit) that Colab installs and opens:
-# every notebook's badge and install line are generated from these two constants
-# (``colab_badge``, ``install_line``; ``python -m mtl_lib.setup --sync-notebooks`` rewrites them,
-# and tests/test_setup.py checks that every notebook agrees). A fork or a release changes these lines.
+# every notebook's badge and setup cell are generated from these constants (``colab_badge``,
+# ``setup_cell``). Whoever publishes the course sets them with
+# ``python -m mtl_lib.setup --sync-notebooks --repo OWNER/NAME --ref TAG``, which rewrites these lines
+# and every notebook (tests/test_colab.py checks that every notebook agrees).
 GITHUB_REPO = "mtl-minbert/mtl-minbert"
 GIT_REF = "v0.1.0"
+# True in a student release (``python -m mtl_lib.classroom release`` sets it): the setup cell then runs the
+# student's own copy (on Colab: from their Drive, installed editable) and never installs the course package,
+# which holds the solutions; and ``setup()`` turns autoreload on, so that edits to mtl_lib take effect.
+STUDENT_COPY = False
 
 
 @dataclass(frozen=True)
@@ -164,39 +169,113 @@ def setup(scale: str | None = None, seed: int = 0, device: str | None = None,
         print(ctx)
         if ctx.expected:
             print(ctx.expected)
+    from . import colab
+
+    if STUDENT_COPY:
+        colab.enable_autoreload()
+    if in_colab():
+        colab.offer_drive_runs(notebook)
     return ctx
 
 
-# --- the Colab badge and install line of every notebook ---------------------------------------------
-def colab_badge(notebook: str) -> str:
-    """The Markdown badge that opens ``notebooks/<notebook>`` at ``GIT_REF`` on Colab."""
+# --- the Colab badge and setup cell of every notebook -----------------------------------------------
+# Both are generated from the constants above (or the values given), so that a notebook, the package it
+# installs and a release can never disagree. The setup cell is plain Python (no % magics): it runs, and
+# can be tested, outside IPython too.
+
+def colab_badge(notebook: str, repo: str | None = None, ref: str | None = None) -> str:
+    """The Markdown badge that opens ``notebooks/<notebook>`` of ``repo`` (default ``GITHUB_REPO``) at ``ref``
+    (default ``GIT_REF``) on Colab; "" for a repository of none (a student release without ``--repo``)."""
+    repo = GITHUB_REPO if repo is None else repo
+    if not repo:
+        return ""
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/{GITHUB_REPO}/blob/{GIT_REF}/notebooks/{notebook})")
+            f"(https://colab.research.google.com/github/{repo}/blob/{ref or GIT_REF}/notebooks/{notebook})")
 
 
-def install_line() -> str:
-    """The pip line the setup cell runs on Colab: the course at ``GIT_REF``, never whatever main is."""
-    return f'%pip install -q "mtl-minbert @ git+https://github.com/{GITHUB_REPO}@{GIT_REF}"'
+def install_spec(repo: str | None = None, ref: str | None = None) -> str:
+    """What Colab's setup cell installs: the course at ``ref``, never whatever main is (public course only)."""
+    return f"mtl-minbert @ git+https://github.com/{repo or GITHUB_REPO}@{ref or GIT_REF}"
 
 
-def setup_cell(notebook: str) -> str:
-    """The first code cell of ``notebook`` (a file name such as ``04_sequential_vs_summed.ipynb``)."""
-    return (f"# Setup: on Colab install the course; everywhere seed, device, scale and the expected time\n"
-            f"# (MTL_SCALE = smoke | laptop | colab | full; on a Colab GPU the default is colab).\n"
-            f"import sys\n"
-            f"if \"google.colab\" in sys.modules:\n"
-            f"    {install_line()}\n"
-            f"from mtl_lib.setup import setup\n"
-            f"ctx = setup(notebook=\"{notebook[:2]}\")")
+def drive_folder(repo: str | None = None) -> str:
+    """Where a student's copy of the course lives on the mounted Google Drive (named after the repository)."""
+    name = (repo or GITHUB_REPO or "mtl-minbert").rsplit("/", 1)[-1]
+    return f"/content/drive/MyDrive/{name}"
+
+
+def _public_colab_lines(repo: str, ref: str) -> list[str]:
+    """Install the pinned course; if pip fails, stop with one message that says what failed and what to do."""
+    return [
+        "    import subprocess",
+        f'    COURSE = "{install_spec(repo, ref)}"',
+        '    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE], capture_output=True, text=True)',
+        "    if pip.returncode:",
+        '        why = (pip.stderr.strip().splitlines() or ["pip said nothing"])[-1]',
+        '        raise SystemExit(f"Could not install the course ({COURSE}): {why}\\n"',
+        f'                         "Check that https://github.com/{repo}/tree/{ref} opens in a browser and that this "',
+        '                         "runtime is online, then run this cell again. If it does not open, this notebook "',
+        '                         "came from a copy that was never published: open the notebook from the course\'s "',
+        '                         "README on GitHub instead (docs/colab.md, If the install fails).")',
+    ]
+
+
+def _student_colab_lines(repo: str) -> list[str]:
+    """Mount Drive; the first time, clone the student's repository there (a token for a private one); then
+    ``colab.use_own_copy`` installs that folder editable. Standard library only: mtl_lib is not there yet."""
+    return [
+        "    import os, subprocess",
+        "    from getpass import getpass",
+        "    from google.colab import drive",
+        f'    COURSE = "{drive_folder(repo)}"  # your copy of the course on your Drive',
+        '    drive.mount("/content/drive")',
+        "    if not os.path.isdir(COURSE):  # the first time: clone your GitHub repository into COURSE",
+        '        url = "https://github.com/" + input("Your GitHub repository (OWNER/NAME): ").strip()',
+        '        token = getpass("A GitHub token that can read it (Enter: a public repository): ").strip()',
+        '        login = url.replace("https://", f"https://x-access-token:{token}@") if token else url',
+        '        clone = subprocess.run(["git", "clone", "-q", login, COURSE], capture_output=True, text=True)',
+        "        if clone.returncode:",
+        '            why = clone.stderr.strip().replace(token or "\\0", "***")',
+        '            raise SystemExit(f"Could not clone {url} into {COURSE} ({why}); check the name and the token "',
+        '                             "(docs/students.md), or upload your copy of the course there.")',
+        '        subprocess.run(["git", "-C", COURSE, "remote", "set-url", "origin", url], check=True)  # no token kept',
+        "    sys.path.insert(0, COURSE)",
+        "    from mtl_lib.colab import use_own_copy",
+        "    use_own_copy(COURSE)  # installs it editable; runs go to COURSE/notebooks/runs",
+    ]
+
+
+def setup_cell(notebook: str, repo: str | None = None, ref: str | None = None,
+               student: bool | None = None) -> str:
+    """The first code cell of ``notebook`` (a file name such as ``04_sequential_vs_summed.ipynb``).
+
+    The public course (``student`` False) installs the package pinned at ``ref`` on Colab; a student copy
+    (``STUDENT_COPY``) runs the student's own code, on Colab from their Drive, with autoreload."""
+    repo = GITHUB_REPO if repo is None else repo
+    ref = ref or GIT_REF
+    student = STUDENT_COPY if student is None else student
+    if student:
+        head = ["# Setup: YOUR copy of the course runs here, and an edit to mtl_lib takes effect the next time a",
+                "# cell runs (autoreload). On Colab your Google Drive is mounted and your copy installed from COURSE",
+                "# there (the first time it is cloned from your GitHub repository; steps: docs/students.md).",
+                "# Everywhere: seed, device, scale (MTL_SCALE) and the expected time."]
+        colab = _student_colab_lines(repo)
+    else:
+        head = ["# Setup: on Colab install the course; everywhere seed, device, scale and the expected time",
+                "# (MTL_SCALE = smoke | laptop | colab | full; on a Colab GPU the default is colab)."]
+        colab = _public_colab_lines(repo, ref)
+    return "\n".join([*head, "import sys", 'if "google.colab" in sys.modules:', *colab,
+                      "from mtl_lib.setup import setup", f'ctx = setup(notebook="{notebook[:2]}")'])
 
 
 BADGE_PATTERN = r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)"
 
 
-def sync_notebooks(folder: Path = REPO_ROOT / "notebooks") -> list[str]:
-    """Rewrite every notebook's badge, setup cell and Colab metadata from the constants; return those changed.
-
-    Reads, edits and writes each file at once (others may be editing other cells)."""
+def sync_notebooks(folder: Path = REPO_ROOT / "notebooks", repo: str | None = None, ref: str | None = None,
+                   student: bool | None = None) -> list[str]:
+    """Rewrite every notebook's badge, setup cell and Colab metadata (from the constants, or the values given);
+    return the names of those changed. Reads, edits and writes each file at once (others may be editing
+    other cells); a notebook's outputs are kept."""
     import re
 
     import nbformat
@@ -206,9 +285,10 @@ def sync_notebooks(folder: Path = REPO_ROOT / "notebooks") -> list[str]:
         nb = nbformat.read(path, as_version=4)
         before = nbformat.writes(nb)
         first_md = next(c for c in nb.cells if c.cell_type == "markdown")
-        first_md.source = re.sub(BADGE_PATTERN, colab_badge(path.name).replace("\\", "\\\\"), first_md.source)
+        badge = colab_badge(path.name, repo, ref).replace("\\", "\\\\")
+        first_md.source = re.sub(r" ?" + BADGE_PATTERN if not badge else BADGE_PATTERN, badge, first_md.source)
         first_code = next(c for c in nb.cells if c.cell_type == "code")
-        first_code.source = setup_cell(path.name)
+        first_code.source = setup_cell(path.name, repo, ref, student)
         nb.metadata["accelerator"] = "GPU"
         nb.metadata.setdefault("colab", {})["provenance"] = []
         nb.metadata["colab"]["gpuType"] = "T4"
@@ -218,8 +298,54 @@ def sync_notebooks(folder: Path = REPO_ROOT / "notebooks") -> list[str]:
     return changed
 
 
+def publish(repo: str, ref: str, root: Path = REPO_ROOT) -> list[str]:
+    """Point the course at ``repo`` (OWNER/NAME) and ``ref`` (a tag that exists there): rewrite
+    ``GITHUB_REPO`` and ``GIT_REF`` in this file, the README's badges and every notebook. Returns what changed."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo):
+        raise ValueError(f"--repo {repo!r}: give the course's GitHub repository as OWNER/NAME.")
+    if not re.fullmatch(r"[A-Za-z0-9_./-]+", ref) or ref in ("main", "master"):
+        raise ValueError(f"--ref {ref!r}: give a tag (e.g. v0.1.0) that exists in {repo}: a branch moves, "
+                         "and the notebooks would then install code they were not written for.")
+    changed = []
+    source = root / "mtl_lib" / "setup.py"
+    text = source.read_text(encoding="utf-8")
+    new = re.sub(r'^GITHUB_REPO = "[^"]*"', f'GITHUB_REPO = "{repo}"', text, count=1, flags=re.M)
+    new = re.sub(r'^GIT_REF = "[^"]*"', f'GIT_REF = "{ref}"', new, count=1, flags=re.M)
+    if new != text:
+        source.write_text(new, encoding="utf-8")
+        changed.append("mtl_lib/setup.py")
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    new = re.sub(r"colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/[^/\s]+/notebooks/",
+                 f"colab.research.google.com/github/{repo}/blob/{ref}/notebooks/", text)
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        changed.append("README.md")
+    return changed + sync_notebooks(root / "notebooks", repo, ref, student=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mtl_lib.setup --sync-notebooks [--repo OWNER/NAME --ref TAG]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mtl_lib.setup", description="Regenerate every notebook's "
+                                     "Colab badge and setup cell; with --repo and --ref, first point the course "
+                                     "(mtl_lib/setup.py, the README's badges) at that repository and tag.")
+    parser.add_argument("--sync-notebooks", action="store_true", required=True)
+    parser.add_argument("--repo", help="the GitHub repository the course is published in, OWNER/NAME")
+    parser.add_argument("--ref", help="with --repo: the tag the badges open and Colab installs")
+    args = parser.parse_args(argv)
+    if bool(args.repo) != bool(args.ref):
+        parser.error("--repo and --ref go together: the repository and the tag in it that Colab installs.")
+    try:
+        changed = publish(args.repo, args.ref) if args.repo else sync_notebooks()
+    except ValueError as error:
+        parser.error(str(error))
+    print("rewrote:", ", ".join(changed) or "nothing (all agree)")
+    return 0
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--sync-notebooks"]:
-        print("rewrote:", ", ".join(sync_notebooks()) or "nothing (all agree)")
-    else:
-        print("usage: python -m mtl_lib.setup --sync-notebooks")
+    sys.exit(main())

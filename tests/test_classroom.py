@@ -79,10 +79,10 @@ def test_stub_notebook_clears_outputs_and_keeps_checked_ones():
     assert count == 1 and notebook["cells"][1]["execution_count"] == 3  # the input is not modified
     stubbed = "".join(out["cells"][1]["source"])
     assert "NotImplementedError" in stubbed and "99_shapes" in stubbed and "width * height" not in stubbed
-    assert [c.get("execution_count") for c in out["cells"][1:]] == [None, None, None]
+    assert [c.get("execution_count") for c in out["cells"][1:]] == [None, 4, None]  # nbval needs the count
     assert out["cells"][1]["outputs"] == [] and out["cells"][3]["outputs"] == []
     assert out["cells"][1]["metadata"] == {}
-    assert out["cells"][2]["outputs"][0]["execution_count"] is None  # nbval compares these outputs
+    assert out["cells"][2]["outputs"] == checked["outputs"]  # nbval compares these outputs
 
 
 @pytest.mark.parametrize("text, line, words", [
@@ -137,6 +137,14 @@ def test_points_file(tmp_path):
         load_points(bad)
 
 
+def _graders(release: Path) -> list[dict]:
+    """The autograding-command-grader steps of a release's GitHub Classroom workflow."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((release / ".github" / "workflows" / "classroom.yml").read_text())
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    return [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader@")]
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     out = tmp_path_factory.mktemp("classroom") / "release"
@@ -153,13 +161,17 @@ def test_release_contents(release):
     assert "## Set up and test" in readme  # the rest of the README stays
     assert "python -m mtl_lib.classroom check" not in (release / ".ci" / "run").read_text()  # no grading tests there
     assert (release / "pyproject.toml").read_bytes() == (REPO / "pyproject.toml").read_bytes()
-    autograding = json.loads((release / ".github" / "classroom" / "autograding.json").read_text())
-    assert [(t["run"], t["points"]) for t in autograding["tests"]] == [
+    assert [(step["with"]["command"], step["with"]["max-score"]) for step in _graders(release)] == [
         (f"python -m mtl_lib.classroom test {e.name}", e.points) for e in EXERCISES]
+    assert not (release / ".github" / "classroom").exists()  # the old autograding.json format
     for e in EXERCISES:
         assert f"Exercise '{e.name}'" in (release / e.file).read_text()
     notebook = json.loads((release / "notebooks" / "01_attention.ipynb").read_text())
-    assert all(c.get("execution_count") is None for c in notebook["cells"] if c["cell_type"] == "code")
+    kept = [i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code" and c.get("execution_count")]
+    checked = [i for i, c in enumerate(notebook["cells"]) if "NBVAL_CHECK_OUTPUT" in "".join(c["source"])]
+    setup = next(i for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code")
+    assert kept == sorted({setup, *checked})  # every other cell is cleared
+    assert "colab.research.google.com" not in readme  # without --repo a badge would open the public course
 
 
 def test_release_notebook_stops_at_the_first_exercise(release, monkeypatch):
@@ -170,6 +182,8 @@ def test_release_notebook_stops_at_the_first_exercise(release, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(release))  # the kernel imports the release's mtl_lib
     path = release / "notebooks" / "01_attention.ipynb"
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:  # counts left from the file are not runs
+        cell.execution_count = None if cell.cell_type == "code" else cell.get("execution_count")
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     with pytest.raises(CellExecutionError) as error:
@@ -258,8 +272,7 @@ def test_release_of_one_assignment_stubs_it_and_the_later_ones(tmp_path):
     assert "NotImplementedError" not in nb01 and "not part of this release" in nb01
     nb02 = (out / "notebooks/02_minbert.ipynb").read_text()
     assert "exercise 'encoder_layer_by_hand'" in nb02 and "exercise 'mean_pool'" in nb02
-    autograding = json.loads((out / ".github/classroom/autograding.json").read_text())
-    assert [t["points"] for t in autograding["tests"]] == [2, 1]  # only what is due now
+    assert [step["with"]["max-score"] for step in _graders(out)] == [2, 1]  # only what is due now
 
     kept = make_release(REPO, tmp_path / "a2-keep", assignment=2, keep_later=True)
     assert kept["exercises"] == ["encoder_layer", "pooling"]
@@ -284,16 +297,24 @@ def test_retarget_badges_and_install_lines():
 
 
 def test_release_for_a_students_repository(tmp_path):
-    from mtl_lib.setup import GITHUB_REPO
+    """Badges and links point at the release's repository; no notebook installs any package (the student
+    copy's setup cell), and the release's setup.py says so, with GIT_REF (not another name) rewritten."""
+    from mtl_lib.setup import GITHUB_REPO, setup_cell
 
     out = tmp_path / "students"
-    make_release(REPO, out, assignment=3, repo="uni/minbert-25", ref="main")
-    for path in (out / "notebooks").glob("*.ipynb"):
+    make_release(REPO, out, assignment=3, repo="uni/minbert-25", ref="week3")
+    for path in sorted((out / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text()
-        assert GITHUB_REPO not in text, path.name
-        assert "colab.research.google.com/github/uni/minbert-25/blob/main/notebooks/" in text
-        assert "git+https://github.com/uni/minbert-25@main" in text
-    assert 'GITHUB_REPO = "uni/minbert-25"' in (out / "mtl_lib/setup.py").read_text()
+        assert GITHUB_REPO not in text and "git+" not in text, path.name
+        assert f"colab.research.google.com/github/uni/minbert-25/blob/week3/notebooks/{path.name}" in text
+        cells = json.loads(text)["cells"]
+        first_code = next(c for c in cells if c["cell_type"] == "code")
+        assert "".join(first_code["source"]) == setup_cell(path.name, "uni/minbert-25", "week3", student=True)
+        assert 'COURSE = "/content/drive/MyDrive/minbert-25"' in "".join(first_code["source"])
+    constants = (out / "mtl_lib/setup.py").read_text()
+    assert 'GITHUB_REPO = "uni/minbert-25"' in constants and 'GIT_REF = "week3"' in constants
+    assert "\nSTUDENT_COPY = True\n" in constants
+    assert "colab.research.google.com/github/uni/minbert-25/blob/week3/notebooks/" in (out / "README.md").read_text()
     with pytest.raises(ClassroomError, match="--repo 'not a repo'"):
         make_release(REPO, tmp_path / "bad", repo="not a repo")
     with pytest.raises(ClassroomError, match="--ref .*together with --repo"):
@@ -317,6 +338,9 @@ def _execute(path: Path, env_path: Path):
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:  # counts left from the file are not runs
+        if cell.cell_type == "code":
+            cell.execution_count = None
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     try:
@@ -538,3 +562,145 @@ def test_grading_five_submissions_without_data_files(tmp_path):
     assert "## pooling: 0 / 1 points (0 of 5 tests passed)" in loop and "time limit of 3 s" in loop
     assert "**Not graded:**" in (tmp_path / "grades" / "feedback" / "syntax.md").read_text()
     assert "**Total: 1 / 3 points**" in (tmp_path / "grades" / "feedback" / "pooled.md").read_text()
+
+
+# --- a release as students and GitHub Classroom use it --------------------------------------------------
+
+def test_the_classroom_workflow_runs_on_a_release(release, tmp_path):
+    """What GitHub Classroom runs, run here: the first step's setup command (pip stands in, recording what it
+    is asked), then a step's command in the release: a stub earns nothing (exit 1), the written exercise its
+    points (exit 0)."""
+    graders = _graders(release)
+    assert [s["id"] for s in graders] == [e.name for e in EXERCISES] and graders[0]["with"]["timeout"] == 15
+    tools, log = tmp_path / "bin", tmp_path / "pip.log"
+    tools.mkdir()
+    (tools / "pip").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    (tools / "pip").chmod(0o755)
+    subprocess.run(["bash", "-c", graders[0]["with"]["setup-command"]], cwd=release, check=True,
+                   env={**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"})
+    assert log.read_text().splitlines() == ["install -q torch --index-url https://download.pytorch.org/whl/cpu",
+                                            "install -q -e ."]
+    solved = tmp_path / "solved"
+    shutil.copytree(release / "mtl_lib", solved / "mtl_lib")
+    shutil.copy2(REPO / "mtl_lib" / "encode.py", solved / "mtl_lib" / "encode.py")
+    command = next(s for s in graders if s["id"] == "pooling")["with"]["command"]
+    for copy, code in ((release, 1), (solved, 0)):
+        run = subprocess.run(["bash", "-c", command], cwd=copy, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(copy)})
+        assert run.returncode == code, run.stdout + run.stderr
+
+
+def test_release_refuses_an_installed_package(tmp_path):
+    """From a pip install the course's folder is site-packages: release refuses it and says to use a clone."""
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    shutil.copytree(REPO / "mtl_lib" / "classroom", site / "mtl_lib" / "classroom",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.raises(ClassroomError, match="is an installed package.*Run release from a clone of the course"):
+        make_release(site, tmp_path / "out")
+    cli = subprocess.run([sys.executable, "-m", "mtl_lib.classroom", "--source", str(site), "release", "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True)
+    assert cli.returncode == 2 and "from a clone of the course" in cli.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_release_passes_its_own_colab_and_setup_tests(tmp_path):
+    """The release's own tests/test_colab.py and tests/test_setup.py pass in it; the tests that reach an
+    unwritten exercise are skipped with a message naming it (they run once it is written)."""
+    out = tmp_path / "release"
+    make_release(REPO, out, assignment=2, repo="uni/minbert-25")
+    env = {**os.environ, "PYTHONPATH": str(out)}
+    env.pop("PYTEST_ADDOPTS", None)
+    run = subprocess.run([sys.executable, "-m", "pytest", "tests/test_colab.py", "tests/test_setup.py", "-q",
+                          "-p", "no:cacheprovider", "-o", "addopts=-ra"], cwd=out, env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "failed" not in run.stdout.splitlines()[-1]
+    assert "needs exercise 'pooling', not written yet in this copy" in run.stdout
+
+
+FAKE_COLAB = '''
+"""A Colab runtime, faked: google.colab's drive.mount, an IPython shell, answers to the setup cell's prompts,
+git as it is (GitHub redirected to a local folder by the environment), pip recorded instead of run."""
+import builtins, getpass, json, os, subprocess, sys, types
+from IPython.core.interactiveshell import InteractiveShell
+
+drive = types.SimpleNamespace(mount=lambda path: os.makedirs(os.path.join(path, "MyDrive"), exist_ok=True))
+sys.modules["google"] = types.ModuleType("google")
+sys.modules["google.colab"] = types.SimpleNamespace(drive=drive)
+builtins.input = lambda prompt="": "ada/minbert-25"  # the student's own repository
+getpass.getpass = lambda prompt="": "s3cret"  # a token: the repository is private
+real_run, pip_calls = subprocess.run, []
+
+
+def run(command, *args, **kwargs):
+    if list(command[1:4]) == ["-m", "pip", "install"]:
+        pip_calls.append(list(command))
+        return subprocess.CompletedProcess(command, 0, "", "")
+    return real_run(command, *args, **kwargs)
+
+
+subprocess.run = run
+shell = InteractiveShell.instance()
+for cell in json.loads(sys.stdin.read()):
+    if cell.startswith("#edit "):  # the student edits a file of their copy (in Drive's editor, say)
+        path, text = json.loads(cell[6:])
+        with open(path, "w") as f:
+            f.write(text)
+        continue
+    result = shell.run_cell(cell)
+    error = result.error_in_exec or result.error_before_exec
+    print("RESULT " + json.dumps({"error": type(error).__name__ if error else None, "value": repr(result.result)}))
+print("PIP " + json.dumps(pip_calls))
+'''
+
+
+def test_a_students_edit_runs_on_colab_without_a_restart(tmp_path):
+    """A release made with --repo, on a fake Colab: the setup cell mounts Drive, clones the student's own
+    (private) repository there with a token, installs it editable (pip recorded), keeps no token in the
+    clone; a stubbed function fails, the student edits mtl_lib/encode.py on Drive, and the same function
+    object, called again in the same kernel, runs the edit (autoreload), with no restart."""
+    from mtl_lib.setup import setup_cell
+
+    template = tmp_path / "template"
+    make_release(REPO, template, assignment=2, repo="uni/minbert-25")
+    student_repo = tmp_path / "github" / "ada" / "minbert-25"  # what GitHub Classroom makes for one student
+    shutil.copytree(template, student_repo)
+    git = ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=student_repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=student_repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "release"], cwd=student_repo, check=True)
+
+    drive = tmp_path / "drive"
+    course = drive / "MyDrive" / "minbert-25"
+    cells = json.loads((template / "notebooks" / "02_minbert.ipynb").read_text())["cells"]
+    setup = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])  # the release's own cell
+    assert setup == setup_cell("02_minbert.ipynb", "uni/minbert-25", "main", student=True)
+    setup = setup.replace("/content/drive", str(drive))  # where the fake Drive is mounted
+    call = ('import torch\nfrom mtl_lib.encode import pool\n'
+            'pool({"last_hidden_state": torch.arange(6.0).reshape(1, 3, 2)}, torch.tensor([[1, 1, 0]]), "mean")')
+    solved = (REPO / "mtl_lib" / "encode.py").read_text()
+    cells = [setup, call, "#edit " + json.dumps([str(course / "mtl_lib" / "encode.py"), solved]),
+             'pool({"last_hidden_state": torch.arange(6.0).reshape(1, 3, 2)}, torch.tensor([[1, 1, 0]]), "mean")',
+             "import mtl_lib, os; (mtl_lib.__file__, os.environ['MTL_RUNS_DIR'])"]
+    github = f"file://{tmp_path / 'github'}/"
+    env = {**os.environ, "GIT_CONFIG_COUNT": "2",
+           "GIT_CONFIG_KEY_0": f"url.{github}.insteadOf", "GIT_CONFIG_VALUE_0": "https://github.com/",
+           "GIT_CONFIG_KEY_1": f"url.{github}.insteadOf",
+           "GIT_CONFIG_VALUE_1": "https://x-access-token:s3cret@github.com/"}
+    env.pop("MTL_RUNS_DIR", None)
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([sys.executable, "-c", FAKE_COLAB], input=json.dumps(cells), capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=300)
+    results = [json.loads(line[7:]) for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    assert len(results) == 4, run.stdout[-3000:] + run.stderr[-3000:]
+    assert results[0]["error"] is None, run.stdout[-3000:]
+    assert results[1]["error"] == "NotImplementedError"  # the stub, before the edit
+    assert results[2] == {"error": None, "value": "tensor([[1., 2.]])"}  # the edit, same kernel, no restart
+    module, runs = eval(results[3]["value"])
+    assert Path(module).resolve() == (course / "mtl_lib" / "__init__.py").resolve()
+    assert Path(runs) == course / "notebooks" / "runs"
+    pip = json.loads(next(line[4:] for line in run.stdout.splitlines() if line.startswith("PIP ")))
+    assert pip == [[sys.executable, "-m", "pip", "install", "-q", "-e", str(course)]]
+    remote = subprocess.run(["git", "-C", str(course), "remote", "get-url", "origin"], capture_output=True,
+                            text=True, env={**os.environ, "GIT_CONFIG_COUNT": "0"}).stdout.strip()
+    assert remote == "https://github.com/ada/minbert-25" and "s3cret" not in (course / ".git" / "config").read_text()
+    assert "your copy of the course: " in run.stdout

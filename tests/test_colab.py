@@ -2,6 +2,7 @@
 the pinned install and badge in every notebook, and the packaging Colab's pip relies on."""
 
 import ast
+import os
 import re
 import sys
 import tomllib
@@ -14,8 +15,8 @@ import torch
 
 from mtl_lib import budgets
 from mtl_lib import setup as mtl_setup
-from mtl_lib.setup import (COLAB_BUDGETS, GIT_REF, GITHUB_REPO, SCALES, colab_badge, install_line, setup,
-                           setup_cell)
+from mtl_lib.setup import (COLAB_BUDGETS, GIT_REF, GITHUB_REPO, SCALES, STUDENT_COPY, colab_badge, install_spec,
+                           setup, setup_cell)
 from mtl_lib.train import amp_dtype
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +24,12 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.fixture
-def fake_colab_t4(monkeypatch):
-    """A Colab runtime with a T4: a google.colab module, and torch.cuda answering for a capability-7.5 GPU."""
+def fake_colab_t4(monkeypatch, tmp_path):
+    """A Colab runtime with a T4: a google.colab module, and torch.cuda answering for a capability-7.5 GPU
+    (MTL_RUNS_DIR set, so that setup() does not ask where to keep runs)."""
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("MTL_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("MTL_SCALE", raising=False)
     monkeypatch.delenv("MTL_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -100,21 +103,113 @@ def test_committed_setup_output_states_the_current_expected_time(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_has_the_pinned_badge_install_line_and_gpu_metadata(path):
+    """The badge and setup cell are the generated ones. The public course installs the package at its tag and
+    nothing else; a student copy (a release) installs no package at all, only the student's own copy."""
     nb = nbformat.read(path, as_version=4)
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
     first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert colab_badge(path.name) in first_md.source, "run python -m mtl_lib.setup --sync-notebooks"
+    badge = colab_badge(path.name)
+    assert badge in first_md.source, "run python -m mtl_lib.setup --sync-notebooks"
     assert first_code.source == setup_cell(path.name), "run python -m mtl_lib.setup --sync-notebooks"
     assert nb.metadata.get("accelerator") == "GPU"
     assert "enable_custom_widget_manager" not in first_code.source  # it loads code from a CDN
     text = path.read_text()
-    assert text.count("colab.research.google.com/github/") == 1
-    assert "git+https://github.com" not in text.replace(install_line().replace('"', '\\"'), "")
+    assert text.count("colab.research.google.com/github/") == (1 if badge else 0)
+    if STUDENT_COPY:
+        assert "git+" not in text and "use_own_copy(COURSE)" in first_code.source
+    else:
+        assert "git+https://github.com" not in text.replace(install_spec(), "")
 
 
 def test_pins_are_one_constant_each():
+    if STUDENT_COPY:  # a release: badges open its repository (if any) at a branch; nothing is installed from it
+        assert GITHUB_REPO == "" or re.fullmatch(r"[\w.-]+/[\w.-]+", GITHUB_REPO)
+        assert "git+" not in setup_cell("x.ipynb")
+        return
     assert re.fullmatch(r"[\w.-]+/[\w.-]+", GITHUB_REPO) and GIT_REF not in ("main", "master", "")
-    assert f"@{GIT_REF}" in install_line() and f"/blob/{GIT_REF}/" in colab_badge("x.ipynb")
+    assert f"@{GIT_REF}" in install_spec() and f"/blob/{GIT_REF}/" in colab_badge("x.ipynb")
+    assert install_spec() in setup_cell("x.ipynb")
+
+
+def _run_colab_part(cell: str, monkeypatch, pip_result) -> tuple[dict, list]:
+    """Execute a setup cell on a fake Colab, with ``subprocess.run`` answering every pip call with
+    ``pip_result``; return the cell's namespace and the commands it ran. The cell's last two lines (import
+    and call setup) are left out: they need the installed course, which is this one here."""
+    import subprocess
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: calls.append(command) or pip_result)
+    namespace = {}
+    exec(compile("\n".join(cell.splitlines()[:-2]), "setup cell", "exec"), namespace)
+    return namespace, calls
+
+
+def test_a_failing_install_on_colab_stops_with_one_message(monkeypatch):
+    """When pip cannot install the pinned course (e.g. the tag does not exist yet), the setup cell stops
+    with one message naming what failed and what to do, not pip's output and a ModuleNotFoundError."""
+    failed = types.SimpleNamespace(returncode=1, stdout="", stderr=(
+        "  Running command git checkout -q v0.1.0\n  error: pathspec 'v0.1.0' did not match any file(s) known to git\n"
+        "ERROR: Failed to build installable wheels for some pyproject.toml based projects (mtl-minbert)"))
+    cell = setup_cell("04_sequential_vs_summed.ipynb", "mtl-minbert/mtl-minbert", "v0.1.0", student=False)
+    with pytest.raises(SystemExit) as stop:
+        _run_colab_part(cell, monkeypatch, failed)
+    message = str(stop.value)
+    assert message.startswith("Could not install the course (mtl-minbert @ git+https://github.com/mtl-minbert/"
+                              "mtl-minbert@v0.1.0): ERROR: Failed to build installable wheels")
+    assert "https://github.com/mtl-minbert/mtl-minbert/tree/v0.1.0 opens" in message
+    assert "run this cell again" in message and "If the install fails" in message
+
+    worked = types.SimpleNamespace(returncode=0, stdout="", stderr="")
+    _, calls = _run_colab_part(cell, monkeypatch, worked)
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", install_spec("mtl-minbert/mtl-minbert", "v0.1.0")]]
+
+
+def test_colab_offers_to_keep_runs_on_drive(monkeypatch, tmp_path):
+    """On Colab, a notebook that keeps runs asks once whether to put them on Drive; yes mounts it and points
+    MTL_RUNS_DIR there (runs.runs_dir follows); no, or a notebook without runs, changes nothing."""
+    from mtl_lib import colab
+    from mtl_lib.runs import runs_dir
+
+    mounted = []
+    drive = types.SimpleNamespace(mount=lambda path: mounted.append(path))
+    monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(drive=drive))
+    monkeypatch.setattr(colab, "DRIVE", tmp_path / "drive")
+    monkeypatch.delenv("MTL_RUNS_DIR", raising=False)
+    assert colab.offer_drive_runs("02", ask=lambda q: pytest.fail("02 keeps no runs: nothing to ask")) is None
+    assert colab.offer_drive_runs("06", ask=lambda q: "n") is None and "MTL_RUNS_DIR" not in os.environ
+    assert colab.offer_drive_runs("06", ask=lambda q: "y") == tmp_path / "drive" / colab.DRIVE_RUNS
+    assert mounted == [str(tmp_path / "drive")] and runs_dir("06-summed") == tmp_path / "drive" / colab.DRIVE_RUNS / "06-summed"
+    assert colab.offer_drive_runs("07", ask=lambda q: pytest.fail("asked again")) is None  # already set
+
+
+def test_publishing_points_the_course_at_a_repository_and_tag(tmp_path):
+    """``python -m mtl_lib.setup --sync-notebooks --repo OWNER/NAME --ref TAG`` rewrites the constants, the
+    README's badges and every notebook; a branch as --ref is refused (it moves)."""
+    from mtl_lib.setup import main, publish
+
+    root = tmp_path / "course"
+    for rel in ["mtl_lib/setup.py", *(f"notebooks/{p.name}" for p in NOTEBOOKS[:2])]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes((ROOT / rel).read_bytes())
+    old_badge = colab_badge("00_setup_and_data.ipynb", "mtl-minbert/mtl-minbert", "v0.1.0")
+    (root / "README.md").write_text(f"| [00](notebooks/00_setup_and_data.ipynb) {old_badge} | the data |\n")
+    changed = publish("uni/minbert", "v2.0", root)
+    assert changed == ["mtl_lib/setup.py", "README.md", *(p.name for p in NOTEBOOKS[:2])]
+    text = (root / "mtl_lib/setup.py").read_text()
+    assert 'GITHUB_REPO = "uni/minbert"' in text and 'GIT_REF = "v2.0"' in text
+    readme = (root / "README.md").read_text()
+    assert "colab.research.google.com/github/uni/minbert/blob/v2.0/notebooks/00_setup_and_data.ipynb" in readme
+    assert "mtl-minbert/mtl-minbert" not in readme
+    nb = nbformat.read(root / "notebooks" / NOTEBOOKS[0].name, as_version=4)
+    assert colab_badge(NOTEBOOKS[0].name, "uni/minbert", "v2.0") in nb.cells[0].source
+    assert install_spec("uni/minbert", "v2.0") in next(c for c in nb.cells if c.cell_type == "code").source
+    assert publish("uni/minbert", "v2.0", root) == []  # idempotent
+    with pytest.raises(ValueError, match="--ref 'main'.*a branch moves"):
+        publish("uni/minbert", "main", root)
+    with pytest.raises(SystemExit):
+        main(["--sync-notebooks", "--repo", "uni/minbert"])  # --ref missing
 
 
 def test_packaging_metadata():

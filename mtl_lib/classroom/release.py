@@ -16,10 +16,17 @@ notebook still stops where it uses a stubbed exercise). ``keep_later=True`` keep
 a course whose students never get a later release). Library blocks follow
 their exercise's assignment, notebook blocks their notebook's.
 
-For students on Colab (``repo="OWNER/NAME"``, ``ref``): the Colab badges, the
-notebooks' install lines and ``GITHUB_REPO`` in ``mtl_lib/setup.py`` point at
-the students' repository instead of the public course, which holds the answers.
-The release also gets ``.github/classroom/autograding.json`` (``autograding``).
+A release never installs the course package, which holds the answers: its
+``mtl_lib/setup.py`` says ``STUDENT_COPY = True``, and every notebook's setup
+cell is the student one (``setup.setup_cell``): it runs the student's own copy,
+on Colab from their Google Drive (cloned there from their GitHub repository the
+first time), installed editable, with autoreload on. ``repo="OWNER/NAME"`` (and
+``ref``) is where the release is published (e.g. a GitHub Classroom template):
+Colab badges and GitHub links point there; without it the notebooks have no
+badge (it would open the public course). The release also gets GitHub
+Classroom's autograding workflow, ``.github/workflows/classroom.yml``
+(``classroom_workflow``). It must be made from a clone of the course, never
+from an installed package (``check_source``).
 """
 
 from __future__ import annotations
@@ -31,16 +38,36 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .. import setup as course_setup
 from . import EXERCISES, GRADING_DIR, ClassroomError, assignment_box, exercise_at, get_assignment, \
     notebook_assignment
-from .stubs import BEGIN, Block, library_message, stub_notebook, stub_text
+from .stubs import BEGIN, Block, cell_text, library_message, stub_notebook, stub_text
 
 INSTRUCTOR_ONLY = (GRADING_DIR + "/", "tests/test_classroom.py", "docs/instructors.md")
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
              "build", "dist", "runs", ".mypy_cache"}
-TEXT_SUFFIXES = (".ipynb", ".md", ".py", ".toml", ".txt", ".yml", ".yaml", ".cfg", ".json")
+# files whose links to the course's repository --repo retargets (code is not: its repository constants are
+# set by student_constants, and tests compare against the public course's URLs on purpose)
+TEXT_SUFFIXES = (".ipynb", ".md", ".toml", ".txt", ".yml", ".yaml", ".cfg", ".cff", ".json")
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 REF_PATTERN = re.compile(r"^[A-Za-z0-9_./-]+$")
+
+
+WORKFLOW = ".github/workflows/classroom.yml"
+
+
+def check_source(source: Path) -> None:
+    """Refuse a ``source`` that is not a clone of the course, e.g. an installed package's site-packages
+    (``--source`` defaults to the folder above the imported mtl_lib), naming what to do instead."""
+    project = source / "pyproject.toml"
+    if (source / "notebooks").is_dir() and project.is_file() and 'name = "mtl-minbert"' in project.read_text():
+        return
+    installed = any(part in ("site-packages", "dist-packages") for part in source.parts)
+    where = "an installed package" if installed else "no clone of the course"
+    raise ClassroomError(f"{source} is {where} (a release needs the course's notebooks, pyproject.toml and git "
+                         "files). Run release from a clone of the course: git clone the course repository, "
+                         "cd into it, pip install -e . there, and run the command again (or pass "
+                         "--source PATH-OF-THE-CLONE).")
 
 
 def course_files(root: Path) -> list[str]:
@@ -64,17 +91,6 @@ def stubbed_exercises(assignment: int | None, keep_later: bool = False) -> list:
     if chosen is None:
         return list(EXERCISES)
     return [e for e in EXERCISES if e.assignment == chosen.number or (e.assignment > chosen.number and not keep_later)]
-
-
-def github_target(source: Path) -> tuple[str, str | None]:
-    """``GITHUB_REPO`` (and ``GITHUB_REF`` if it is there) as written in the course's ``mtl_lib/setup.py``."""
-    text = (source / "mtl_lib" / "setup.py").read_text(encoding="utf-8")
-    repo = re.search(r"^GITHUB_REPO\s*(?::\s*str\s*)?=\s*[\"']([^\"']+)[\"']", text, re.M)
-    ref = re.search(r"^GITHUB_REF\s*(?::\s*str\s*)?=\s*[\"']([^\"']+)[\"']", text, re.M)
-    if not repo:
-        raise ClassroomError(f"{source / 'mtl_lib/setup.py'}: no line GITHUB_REPO = \"OWNER/NAME\" to "
-                             "retarget; --repo needs it.")
-    return repo.group(1), ref.group(1) if ref else None
 
 
 def retarget(text: str, old_repo: str, new_repo: str, ref: str | None) -> str:
@@ -109,24 +125,63 @@ def drop_classroom_check(ci: str) -> str:
     return re.sub(r"^# README: classroom check\n[^\n]*\n", "", ci, flags=re.M)
 
 
-def autograding(exercises: list) -> dict:
-    """GitHub Classroom's ``.github/classroom/autograding.json``: one test per exercise.
+def classroom_workflow(exercises: list) -> str:
+    """GitHub Classroom's autograding workflow (``.github/workflows/classroom.yml``), as Classroom writes it
+    today: one ``autograding-command-grader`` step per exercise (a setup command, a command, a timeout in
+    minutes, the exercise's points as its maximum score), then the ``autograding-grading-reporter``.
 
-    Each runs the exercise's public sanity checks (``python -m mtl_lib.classroom test NAME``, exit 0 = the
-    points): the hidden grading tests never go to the students' repositories, so these points are feedback,
-    and the grade comes from ``grade`` on the submissions."""
-    tests = []
+    Each step runs the exercise's public sanity checks (``python -m mtl_lib.classroom test NAME``, exit 0 =
+    the points): the hidden grading tests never go to the students' repositories, so these points are
+    feedback, and the grade comes from ``grade`` on the submissions. The first step installs the course
+    (CPU torch first: the runner has no GPU)."""
+    install = ("pip install -q torch --index-url https://download.pytorch.org/whl/cpu && pip install -q -e .")
+    lines = ["name: Autograding Tests", "'on':", "- push", "- repository_dispatch", "permissions:",
+             "  checks: write", "  actions: read", "  contents: read", "jobs:", "  run-autograding-tests:",
+             "    runs-on: ubuntu-latest", "    if: github.actor != 'github-classroom[bot]'", "    steps:",
+             "    - name: Checkout code", "      uses: actions/checkout@v4",
+             "    - name: Set up Python", "      uses: actions/setup-python@v5", "      with:",
+             "        python-version: '3.11'"]
     for i, e in enumerate(exercises):
-        tests.append({
-            "name": f"{e.name} (public checks; {e.file}, {e.function})",
-            "setup": ("pip install -q torch --index-url https://download.pytorch.org/whl/cpu && pip install -q -e ."
-                      if i == 0 else ""),
-            "run": f"python -m mtl_lib.classroom test {e.name}",
-            "input": "", "output": "", "comparison": "included",
-            "timeout": 15 if i == 0 else 5,  # minutes; the first one installs the course
-            "points": e.points,
-        })
-    return {"tests": tests}
+        lines += [f"    - name: {e.name}", f"      id: {e.name}",
+                  "      uses: classroom-resources/autograding-command-grader@v1", "      with:",
+                  f"        test-name: {e.name}",
+                  *([f"        setup-command: {json.dumps(install)}"] if i == 0 else []),
+                  f"        command: {json.dumps(f'python -m mtl_lib.classroom test {e.name}')}",
+                  f"        timeout: {15 if i == 0 else 5}",  # minutes; the first one installs the course
+                  f"        max-score: {e.points:g}"]
+    lines += ["    - name: Autograding Reporter", "      uses: classroom-resources/autograding-grading-reporter@v1",
+              "      env:", *(f'        {e.name.upper()}_RESULTS: "${{{{steps.{e.name}.outputs.result}}}}"'
+                              for e in exercises),
+              "      with:", f"        runners: {','.join(e.name for e in exercises)}"]
+    return "\n".join(lines) + "\n"
+
+
+def student_setup(notebook: dict, original: dict, name: str, repo: str | None, ref: str | None) -> None:
+    """Give a release notebook the student setup cell and badge (``setup.setup_cell``, ``colab_badge``); the
+    setup cell keeps its output and execution count (the summary ``setup()`` prints; a test compares it)."""
+    cells = notebook.get("cells", [])
+    first_md = next(c for c in cells if c.get("cell_type") == "markdown")
+    badge = course_setup.colab_badge(name, repo or "", ref or "main")
+    text = re.sub(course_setup.BADGE_PATTERN if badge else r" ?" + course_setup.BADGE_PATTERN,
+                  badge.replace("\\", "\\\\"), cell_text(first_md))
+    first_md["source"] = text.splitlines(keepends=True)
+    index = next(i for i, c in enumerate(cells) if c.get("cell_type") == "code")
+    before = original["cells"][index]
+    cells[index]["source"] = course_setup.setup_cell(name, repo or "", ref or "main", student=True) \
+        .splitlines(keepends=True)
+    cells[index]["outputs"], cells[index]["execution_count"] = before.get("outputs", []), before.get("execution_count")
+
+
+def student_constants(text: str, repo: str | None, ref: str | None) -> str:
+    """``mtl_lib/setup.py`` of a release: ``STUDENT_COPY = True``; ``GITHUB_REPO``/``GIT_REF`` the release's
+    repository and ref ("" and "main" without one: the public course must not be what a release opens)."""
+    for constant, value in (("GITHUB_REPO", repo or ""), ("GIT_REF", ref or "main"), ("STUDENT_COPY", True)):
+        pattern = rf"^{constant} = .*$"
+        if not re.search(pattern, text, flags=re.M):
+            raise ClassroomError(f"mtl_lib/setup.py: no line '{constant} = ...' to set for the release.")
+        literal = "True" if value is True else f'"{value}"'
+        text = re.sub(pattern, f"{constant} = {literal}", text, count=1, flags=re.M)
+    return text
 
 
 def _given_box(number: int) -> str:
@@ -143,8 +198,7 @@ def make_release(source: Path, out: Path, assignment: int | None = None, repo: s
     for bad markers (naming file and line), bad arguments, or an unusable ``out``.
     """
     source, out = Path(source).resolve(), Path(out).resolve()
-    if not (source / "mtl_lib").is_dir():
-        raise ClassroomError(f"{source} is not the course repository (no mtl_lib folder there).")
+    check_source(source)
     if out == source or source in out.parents:
         raise ClassroomError(f"--out {out} is inside the course repository {source}; choose a folder "
                              "outside it, e.g. ../course-release.")
@@ -159,7 +213,6 @@ def make_release(source: Path, out: Path, assignment: int | None = None, repo: s
     exercises = stubbed_exercises(assignment, keep_later)
     names = {e.name for e in exercises}
     numbers = {e.assignment for e in exercises}
-    old_repo = github_target(source)[0] if repo else None
 
     def stub_library_block(rel: str) -> callable:
         return lambda block: (exercise_at(rel, block.function) is None
@@ -175,8 +228,10 @@ def make_release(source: Path, out: Path, assignment: int | None = None, repo: s
         dst.parent.mkdir(parents=True, exist_ok=True)
         count = 0
         if rel.endswith(".ipynb"):
-            notebook, count = stub_notebook(json.loads(src.read_text(encoding="utf-8")), rel,
-                                            stub_block=stub_notebook_block(rel))
+            original = json.loads(src.read_text(encoding="utf-8"))
+            notebook, count = stub_notebook(original, rel, stub_block=stub_notebook_block(rel))
+            if re.fullmatch(r"notebooks/\d\d_.*\.ipynb", rel):
+                student_setup(notebook, original, Path(rel).name, repo, ref)
             owner = notebook_assignment(Path(rel).stem)
             for cell in notebook.get("cells", []):
                 if cell.get("id") == "assignment-box" and owner is not None:
@@ -188,25 +243,25 @@ def make_release(source: Path, out: Path, assignment: int | None = None, repo: s
             count = len(blocks)
         elif rel == "README.md":
             text = drop_instructor_section(src.read_text(encoding="utf-8"))
+            if not repo:  # its badges would open the public course, the answers
+                text = re.sub(r" ?" + course_setup.BADGE_PATTERN, "", text)
         elif rel == ".ci/run":
             text = drop_classroom_check(src.read_text(encoding="utf-8"))
-        elif repo and rel.endswith(TEXT_SUFFIXES):
+        elif rel == "mtl_lib/setup.py" or (repo and rel.endswith(TEXT_SUFFIXES)):
             text = src.read_text(encoding="utf-8")
         else:
             shutil.copy2(src, dst)
             continue
         if repo and rel.endswith(TEXT_SUFFIXES):
-            text = retarget(text, old_repo, repo, ref)
-            if rel == "mtl_lib/setup.py":
-                text = re.sub(r"^(GITHUB_REF\s*(?::\s*str\s*)?=\s*)[\"'][^\"']*[\"']", rf'\1"{ref or "main"}"',
-                              re.sub(r"^(GITHUB_REPO\s*(?::\s*str\s*)?=\s*)[\"'][^\"']*[\"']", rf'\1"{repo}"',
-                                     text, flags=re.M), flags=re.M)
+            text = retarget(text, course_setup.GITHUB_REPO, repo, ref)
+        if rel == "mtl_lib/setup.py":
+            text = student_constants(text, repo, ref)
         dst.write_text(text, encoding="utf-8")
         shutil.copymode(src, dst)
         if count:
             stubbed[rel] = count
-    config = out / ".github" / "classroom" / "autograding.json"
-    config.parent.mkdir(parents=True, exist_ok=True)
+    workflow = out / WORKFLOW
+    workflow.parent.mkdir(parents=True, exist_ok=True)
     due = [e for e in exercises if assignment is None or e.assignment == assignment]
-    config.write_text(json.dumps(autograding(due), indent=2) + "\n", encoding="utf-8")
-    return {"files": len(files) + 1, "stubbed": stubbed, "exercises": [e.name for e in exercises]}
+    workflow.write_text(classroom_workflow(due), encoding="utf-8")
+    return {"files": len(files) + (WORKFLOW not in files), "stubbed": stubbed, "exercises": [e.name for e in exercises]}

@@ -159,9 +159,10 @@ def cell_text(cell: dict) -> str:
 def stub_notebook(notebook: dict, name: str, keep_checked_outputs: bool = True,
                   stub_block: Callable[[Block], bool] | None = None) -> tuple[dict, int]:
     """A student copy of a notebook (as JSON): solution blocks stubbed, execution counts and
-    outputs cleared (``stub_block`` as in ``stub_text``). Outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` stay (they are what nbval
-    compares against; without them the release's ``pytest`` could never pass). Returns the
-    notebook and its number of stubbed blocks."""
+    outputs cleared (``stub_block`` as in ``stub_text``). Cells marked ``# NBVAL_CHECK_OUTPUT`` keep
+    their outputs and execution count (nbval compares against those outputs, and refuses a cell
+    that has outputs but no execution count: without them the release's ``pytest`` could never
+    pass). Returns the notebook and its number of stubbed blocks."""
     notebook, count = copy.deepcopy(notebook), 0
     message = notebook_message(name.rsplit("/", 1)[-1].removesuffix(".ipynb"))
     for i, cell in enumerate(notebook.get("cells", [])):
@@ -173,13 +174,19 @@ def stub_notebook(notebook: dict, name: str, keep_checked_outputs: bool = True,
         count += len(blocks)
         if stubbed != text:
             cell["source"] = stubbed.splitlines(keepends=True)
-        cell["execution_count"] = None
         if blocks or not (keep_checked_outputs and "NBVAL_CHECK_OUTPUT" in text):
-            cell["outputs"] = []
-        for output in cell["outputs"]:
-            if "execution_count" in output:
-                output["execution_count"] = None
+            cell["outputs"], cell["execution_count"] = [], None
     return notebook, count
+
+
+STUB_ERROR = re.compile(r"[Ee]xercise '([\w.]+)'.{0,120}? is not written yet")
+
+
+def stub_exercise(error_text: str) -> str | None:
+    """The exercise whose stub raised the error described by ``error_text`` (a stub's NotImplementedError
+    message, anywhere in a traceback), or None: how a release's own tests tell "not written yet" from a bug."""
+    match = STUB_ERROR.search(error_text)
+    return match.group(1) if match else None
 
 
 def signatures(text: str) -> dict[str, str]:
