@@ -159,3 +159,41 @@ def expected_time(notebook: str | None, scale: str, device_type: str) -> str:
                     "(bert-base) takes hours: use MTL_SCALE=laptop")
         return f"expected time: about {minutes:.0f} min on a T4 (derived from the step cost; less on faster GPUs)"
     return "expected time: hours (full scale: all the data, the paper's 10 epochs); not budgeted"
+
+
+# --- disk at colab scale ---------------------------------------------------------------------------------
+# What a pass of notebooks 00-09 at colab scale writes (bytes): the downloads, notebook 03's temporary feature
+# cache and the runs (on Colab under MTL_RUNS_DIR, e.g. a Drive folder). A notebook's runs keep scores,
+# histories and predictions, not weights (``experiment.train_or_load``, weights "none"), except notebook 06's two
+# (it compares the trained encoders) and notebook 08's final model (it analyses it), which keep their weights
+# without optimizer state (weights "final"). Upper bounds, not measurements of a colab pass.
+BERT_BASE_BYTES = 440_449_768  # bert-base-uncased's model.safetensors (its vocabulary and config: under 1 MB)
+# The official CS224N files: 2.9 MB for those the offline copy has, plus Quora's training and test files
+# (141,506 + 40,431 rows at the official quora-dev.csv's 159 bytes a row: 29 MB), rounded up.
+DATA_BYTES = 35_000_000
+# A run without weights: metrics.json with its history, curves.png and dev predictions; about 100 kB at 500 dev
+# rows per task (60 kB measured at smoke scale's 32), taken 2.5 times over.
+RUN_BYTES = 250_000
+TEST_PREDICTIONS_BYTES = 2_000_000  # 08's final model predicts every test row (44,366 lines of ~30 bytes)
+HIDDEN_BYTES = 768 * 4  # one bert-base sentence embedding in float32 (notebook 03's feature cache)
+# Runs each notebook writes at colab scale (NOTEBOOK_WORK's notes) and how many of them keep their weights.
+COLAB_RUNS = {"04": (1, 0),  # one JSON file with the seven in-memory runs' scores
+              "06": (2, 2), "07": (5, 0),
+              "08": (36 + 3 + 1, 1),  # the sweep, the SMART modes, the final model
+              "09": (2, 0)}
+
+
+def colab_disk_bytes(sweep_checkpoint_bytes: int = 0) -> dict[str, int]:
+    """Bytes on disk after a whole pass of notebooks 00-09 at colab scale (``kept``) and at its fullest
+    (``peak``): ``kept`` plus the largest file written and deleted on the way, notebook 03's temporary feature
+    cache (2,000 training and 1,000 dev rows per task, 5 sentences a row) or ``sweep_checkpoint_bytes``, what
+    one sweep run writes and deletes (nothing when its runs keep no weights)."""
+    from .setup import SCALES
+
+    colab = SCALES["colab"]
+    runs = sum(count for count, _ in COLAB_RUNS.values())
+    weights = sum(kept for _, kept in COLAB_RUNS.values())
+    kept = BERT_BASE_BYTES + DATA_BYTES + runs * RUN_BYTES + TEST_PREDICTIONS_BYTES + weights * BERT_BASE_BYTES
+    features = (colab.max_examples + colab.dev_examples) * 5 * HIDDEN_BYTES
+    return {"kept": kept, "peak": kept + max(features, sweep_checkpoint_bytes), "runs": runs,
+            "runs_with_weights": weights, "features": features}

@@ -209,7 +209,8 @@ def cmd_train(args) -> int:
         with own_words():
             metrics = run_experiment(out, args.method, scale, head, cfg, data_dir=args.data_dir,
                                      device=device, resume=args.resume, baseline_epochs=args.epochs or 10,
-                                     test_predictions=args.test_predictions, tasks=args.tasks)
+                                     test_predictions=args.test_predictions, tasks=args.tasks,
+                                     weights=args.weights)
         if distributed.is_main():
             if not args.keep_optimizer:
                 drop_optimizer_state(out)
@@ -503,6 +504,10 @@ def build_parser(prog: str = "python -m mtl_lib") -> argparse.ArgumentParser:
                        "default: all three)")
     train.add_argument("--test-predictions", action=argparse.BooleanOptionalAction, default=True,
                        help="write test-set prediction files after training (--no-test-predictions: dev only)")
+    train.add_argument("--weights", choices=("all", "final", "none"), default="all",
+                       help="what the run keeps of the model: all (checkpoints while training, so it can resume; "
+                       "the weights at the end), final (the finished weights only, no checkpoints), none "
+                       "(scores, history and predictions only) (default: all)")
     train.add_argument("--keep-optimizer", action="store_true",
                        help="keep the optimizer state once the run has finished (about twice the weights' size; "
                        "only resuming needs it)")

@@ -28,12 +28,17 @@ from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .precision import autocast_dtype, name as precision_name
 from .records import machine_record
-from .runs import damaged, load_checkpoint, write_json
+from .runs import damaged, has_checkpoint, load_checkpoint, save_weights, write_json
 from .setup import Scale, get_scale, seed_everything
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
 
 METHODS = ("baseline", "sequential", "summed", "pcgrad")
+#: What a run keeps of its model (``run_experiment``'s ``weights``): "all" - checkpoints while it trains (it can
+#: resume), the weights at the end; "final" - only the finished model's weights, written once, no optimizer
+#: state (nothing to resume); "none" - no weights at all: scores, history and predictions only (a notebook's
+#: runs: a bert-base checkpoint is 440 MB, and its optimizer state twice that).
+WEIGHTS = ("all", "final", "none")
 
 
 def cut(df: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame:
@@ -78,8 +83,11 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
                    head: HeadConfig | None = None, train_cfg: TrainConfig | None = None,
                    data_dir=None, device=None, resume: bool = False, progress: bool = True,
                    baseline_epochs: int = 10, test_predictions: bool = True,
-                   tasks: tuple[str, ...] | None = None) -> dict:
+                   tasks: tuple[str, ...] | None = None, weights: str = "all") -> dict:
     """Train and evaluate one configuration; write everything under ``out``; return metrics.
+
+    ``weights`` says what the run keeps of its model (``WEIGHTS``); the frozen baseline always keeps its
+    heads (``heads.pt``, small).
 
     ``test_predictions=False`` skips predicting the test splits (a sweep only needs dev).
     ``tasks`` trains and scores only those tasks (``("sst",)``: SST fine-tuned alone, the
@@ -107,6 +115,8 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     extra = {}
     if method not in METHODS:
         raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights={weights!r}; choose one of {', '.join(WEIGHTS)}.")
     if method == "baseline":
         if distributed.world_size() > 1:
             raise ValueError("--method baseline trains on cached features in one process; run it without torchrun.")
@@ -118,8 +128,13 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
     else:
         wanted = {"method": "summed", "pcgrad": True} if method == "pcgrad" else {"method": method}
         train_cfg = TrainConfig(**{**asdict(train_cfg), **wanted})
-        trainer = Trainer(model, tok, train, dev, train_cfg, device=device, run_dir=out, progress=progress)
+        trainer = Trainer(model, tok, train, dev, train_cfg, device=device, progress=progress,
+                          run_dir=out if weights == "all" else None)  # no run folder: no checkpoints
         history = trainer.fit(resume=resume)
+        if weights == "final" and distributed.is_main():
+            save_weights(out, model, {"epoch": train_cfg.epochs, "step": trainer.step, "seconds": trainer.elapsed(),
+                                      "train_config": asdict(trainer.cfg), "head_config": model.config.to_dict(),
+                                      "history": trainer.history})
         extra["loss_history"] = trainer.loss_history  # mean training loss every history_every steps (curves)
         start = time.perf_counter() - trainer.elapsed()  # a resumed run counts its earlier training too
         if trainer.conflicts:
@@ -220,11 +235,14 @@ def evaluate_run(run: str | Path, data_dir=None, device=None, progress: bool = F
     return metrics, out
 
 
-def train_or_load(args: list[str], out: str | Path) -> dict:
+def train_or_load(args: list[str], out: str | Path, weights: str = "none") -> dict:
     """Load-or-train for notebooks: the metrics of ``python -m mtl_lib ARGS --out OUT``.
 
-    A finished run of exactly that command in ``OUT`` is read back; an interrupted one is resumed
-    (``--resume``: it continues from its last checkpoint); anything else in ``OUT`` is replaced.
+    A finished run of exactly that command in ``OUT`` is read back; anything else in ``OUT`` is replaced.
+    ``weights`` (``WEIGHTS``): what the run keeps of its model. A notebook's runs keep scores, history and
+    predictions, not weights ("none"), unless the notebook loads the model again ("final"; a finished run
+    without its weights is then trained again); "all" also resumes an interrupted run from its last
+    checkpoint. It is not part of the command that ``command.json`` records.
     """
     from .cli import main as cli_main
 
@@ -232,13 +250,13 @@ def train_or_load(args: list[str], out: str | Path) -> dict:
     args = [*args, "--out", str(out)]
     command_file = out / "command.json"
     same = command_file.exists() and json.loads(command_file.read_text()) == args
-    if same and (out / "metrics.json").exists():
+    if same and (out / "metrics.json").exists() and (weights == "none" or has_checkpoint(out)):
         print(f"read the finished run {out} (same command); delete the folder to train it again")
     else:
         if not same:
             shutil.rmtree(out, ignore_errors=True)  # another configuration's run: start clean
             out.mkdir(parents=True)
             command_file.write_text(json.dumps(args))
-        if cli_main([*args, "--resume"]) != 0:
+        if cli_main([*args, "--weights", weights, "--resume"]) != 0:
             raise RuntimeError(f"python -m mtl_lib {' '.join(args)} failed (see the error above).")
     return json.loads((out / "metrics.json").read_text())

@@ -99,15 +99,17 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 def save_checkpoint(run_dir: str | Path, model, optimizer, scheduler, state: dict, scaler=None,
                     resume: dict | None = None) -> Path:
     """Write a checkpoint atomically; ``resume`` (tensors allowed, e.g. random-number states) goes into
-    trainer.pt for ``read_resume_state``."""
+    trainer.pt for ``read_resume_state``. Without an ``optimizer`` only the weights and state.json are
+    written (``save_weights``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint-"))
     weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(weights, tmp / "model.safetensors")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else {}, "resume": resume or {}},
-               tmp / "trainer.pt")
+    if optimizer is not None:
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict() if scaler is not None else {}, "resume": resume or {}},
+                   tmp / "trainer.pt")
     write_json(tmp / "state.json", state)
     final, old = checkpoint_dir(run_dir), run_dir / OLD_CHECKPOINT
     shutil.rmtree(old, ignore_errors=True)
@@ -116,6 +118,12 @@ def save_checkpoint(run_dir: str | Path, model, optimizer, scheduler, state: dic
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def save_weights(run_dir: str | Path, model, state: dict) -> Path:
+    """A finished run's checkpoint without its optimizer state (a third of the size with AdamW): what
+    ``load_checkpoint`` restores for evaluation; ``state["epoch"]`` must say every epoch is trained."""
+    return save_checkpoint(run_dir, model, None, None, state)
 
 
 def read_state(run_dir: str | Path) -> dict:

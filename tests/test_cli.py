@@ -245,3 +245,26 @@ def test_frozen_baseline_draws_its_curves(tiny_data, tmp_path):
     assert (out / "curves.png").stat().st_size > 0
     wide = cli.wide_history(__import__("pandas").DataFrame(json.loads((out / "metrics.json").read_text())["history"]))
     assert list(wide["epoch"]) == [1, 2] and {"train_sst_acc", "dev_sts_corr"} <= set(wide)
+
+
+def test_notebook_runs_keep_no_weights_unless_asked(tiny_data, tmp_path, monkeypatch, capsys):
+    """train_or_load (the notebooks' load-or-train): by default a run keeps scores, history and predictions
+    but no weights and no checkpoint; weights="final" keeps the finished weights alone (no optimizer state),
+    which load_run restores; asking for weights a finished run lacks trains it again."""
+    monkeypatch.setitem(setup.SCALES, "smoke", TINY_SCALE)
+    args = ["train", "--scale", "smoke", "--data-dir", str(tiny_data), "--no-test-predictions"]
+    plain = experiment.train_or_load(args, tmp_path / "plain")
+    assert plain["overall"] > 0 and plain["history"]
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["command.json", "curves.png", "metrics.json",
+                                                                       "predictions"]
+    assert "--weights" not in json.loads((tmp_path / "plain" / "command.json").read_text())
+    capsys.readouterr()
+    assert experiment.train_or_load(args, tmp_path / "plain") == plain  # read back, not trained
+    assert "read the finished run" in capsys.readouterr().out
+
+    kept = experiment.train_or_load(args, tmp_path / "kept", weights="final")
+    assert sorted(p.name for p in (tmp_path / "kept" / "checkpoint").iterdir()) == ["model.safetensors", "state.json"]
+    model, _, saved = experiment.load_run(tmp_path / "kept")
+    assert saved["overall"] == kept["overall"]
+    assert experiment.train_or_load(args, tmp_path / "plain", weights="final")["overall"] == plain["overall"]
+    assert (tmp_path / "plain" / "checkpoint" / "model.safetensors").is_file()  # trained again, same seed

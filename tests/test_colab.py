@@ -292,3 +292,37 @@ def test_colab_benchmark_section_counts_the_bert_base_step(data_dir):
     assert all(s > 0 for s in c["seconds"].values()) and c["padded_tokens_at_32"] > c["padded_tokens"]
     assert c["t4_step_seconds_at_32_derived"] == pytest.approx(budgets.step_seconds())
     assert "colab" not in bench.DEFAULT_SECTIONS and "colab" in bench.SECTIONS
+
+
+def test_notebooks_write_runs_under_runs_dir_and_keep_weights_only_where_counted():
+    """Every notebook puts its runs under runs.runs_dir() (MTL_RUNS_DIR: on Colab a Drive folder survives a
+    recycled runtime); only the notebooks the disk count says keep weights ask for them."""
+    keep = set()
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        assert 'Path("runs")' not in code, f"{path.name}: use mtl_lib.runs.runs_dir()"
+        if re.search(r"train_or_load\(|load_or_train\(", code):
+            assert "runs_dir(" in code, path.name
+        if 'weights="final"' in code or 'weights="all"' in code:
+            keep.add(path.name[:2])
+    assert keep == {n for n, (_, kept) in budgets.COLAB_RUNS.items() if kept} == {"06", "08"}
+
+
+@pytest.mark.xfail(strict=True, reason="sweep.train_one still trains with checkpoints (weights + AdamW state, "
+                   "1.3 GB at colab scale, written and deleted once per sweep run); passing weights='none' to "
+                   "run_experiment unless keep_checkpoint fixes it (then remove this mark)")
+def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
+    """Counted from the budgets: the downloads, the runs and the weights that notebooks 06 and 08 keep, and the
+    largest file written and deleted on the way, including what one run of 08's sweep writes (probed)."""
+    from mtl_lib import sweep
+    from mtl_lib.model import HeadConfig
+    from mtl_lib.train import TrainConfig
+
+    asked = {}
+    monkeypatch.setattr(sweep, "run_experiment", lambda *args, **kwargs: asked.update(kwargs))
+    sweep.train_one(tmp_path, {"lr": 1e-4, "smart_lambda": 1.0, "dropout": 0.1}, "summed", SCALES["colab"],
+                    HeadConfig(), TrainConfig(), None, "cpu")
+    sweep_checkpoint = 0 if asked.get("weights", "all") == "none" else 3 * budgets.BERT_BASE_BYTES
+    disk = budgets.colab_disk_bytes(sweep_checkpoint)
+    assert disk["runs"] == 50 and disk["runs_with_weights"] == 3
+    assert disk["peak"] <= 2e9, f"{disk['peak'] / 1e9:.2f} GB"
