@@ -28,8 +28,10 @@ from .model import TASK_NAMES, predictions
 from .stats import overall_score  # noqa: F401  (re-exported: the metrics live here)
 
 METRIC_NAMES = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr"}
+# The prediction files' header names, as the CS224N starter's evaluation.py writes them ("Similiary" sic:
+# a leaderboard parser that checks headers expects exactly these).
 PREDICTION_COLUMNS = {"sst": "Predicted_Sentiment", "para": "Predicted_Is_Paraphrase",
-                      "sts": "Predicted_Similarity"}
+                      "sts": "Predicted_Similiary"}
 COLLAPSE_NAMES = {"sst": "SST", "para": "Quora", "sts": "STS"}
 #: STS predictions whose standard deviation is below this are constant: far above float32 rounding
 #: noise on a 0..5 scale (~5e-7), far below the spread of any working head (about 1 on the dev sets).
@@ -110,24 +112,54 @@ def evaluate(model, tokenizer, frames: dict[str, pd.DataFrame], batch_size: int 
     return metrics, preds
 
 
+def prediction_text(task: str, value: float) -> str:
+    """One prediction as the CS224N starter's evaluation.py prints it (an f-string of a numpy value, which
+    formats it as the Python number it converts to): an SST class as an integer (``3``), a paraphrase decision
+    as the float its rounded sigmoid is (``1.0``), an STS score as the model's float32 output widened to a
+    double (``4.07734489440918``)."""
+    return str(int(value)) if task == "sst" else repr(float(np.float32(value)))
+
+
 def write_predictions(out_dir: str | Path, split: str, frames: dict[str, pd.DataFrame],
                       preds: dict[str, np.ndarray]) -> list[Path]:
-    """CS224N-format files, e.g. ``sst-dev-output.csv`` with lines ``id , Predicted_Sentiment``."""
+    """CS224N-format files, e.g. ``sst-dev-output.csv``, line for line as the starter's evaluation.py writes
+    them: the header ``id \\t Predicted_Sentiment \\n`` (a tab and spaces), then ``{id} , {prediction} \\n``
+    per row (``prediction_text``). ``read_predictions`` reads them back."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for task, values in preds.items():
-        column = PREDICTION_COLUMNS[task]
         path = out_dir / f"{task}-{split}-output.csv"
-        lines = [f"id , {column}"]
-        for row_id, value in zip(frames[task]["id"], values):
-            text = f"{value:.4f}" if task == "sts" else str(int(value))
-            lines.append(f"{row_id} , {text}")
+        lines = [f"id \t {PREDICTION_COLUMNS[task]} \n"]
+        lines += [f"{row_id} , {prediction_text(task, value)} \n" for row_id, value in zip(frames[task]["id"], values)]
         tmp = path.with_suffix(".tmp")
-        tmp.write_text("\n".join(lines) + "\n")
+        tmp.write_text("".join(lines))
         tmp.replace(path)  # atomic: never a half-written file
         paths.append(path)
     return paths
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A prediction file as a frame with the columns ``id`` and ``prediction`` (float), in file order.
+
+    Reads the starter's format (``write_predictions``) and this course's earlier one (header ``id , NAME``,
+    no trailing spaces): a line is an id, a comma, a value. Anything else is an error naming the file and line."""
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].split()[:1] != ["id"]:
+        raise ValueError(f"{path}: not a prediction file (its first line should be the header 'id ... "
+                         "Predicted_...'); write it with mtl_lib.evaluate.write_predictions.")
+    ids, values = [], []
+    for number, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        row_id, comma, value = line.partition(",")
+        try:
+            values.append(float(value))
+        except ValueError:
+            raise ValueError(f"{path}:{number}: expected 'id , prediction', got {line!r}.") from None
+        ids.append(row_id.strip())
+    return pd.DataFrame({"id": ids, "prediction": values})
 
 
 def results_table(rows: dict[str, dict]) -> pd.DataFrame:

@@ -146,8 +146,8 @@ def test_frozen_baseline_caches_features(frames, tokenizer, tmp_path):
 def test_prediction_files_format(tmp_path):
     frames = {"sst": pd.DataFrame({"id": ["a", "b"]}), "sts": pd.DataFrame({"id": ["c"]})}
     write_predictions(tmp_path, "dev", frames, {"sst": np.array([3.0, 1.0]), "sts": np.array([2.5])})
-    assert (tmp_path / "sst-dev-output.csv").read_text() == "id , Predicted_Sentiment\na , 3\nb , 1\n"
-    assert (tmp_path / "sts-dev-output.csv").read_text() == "id , Predicted_Similarity\nc , 2.5000\n"
+    assert (tmp_path / "sst-dev-output.csv").read_text() == "id \t Predicted_Sentiment \na , 3 \nb , 1 \n"
+    assert (tmp_path / "sts-dev-output.csv").read_text() == "id \t Predicted_Similiary \nc , 2.5 \n"
 
 
 def test_pcgrad_and_smart_in_the_training_loop(frames, tokenizer, tmp_path):
