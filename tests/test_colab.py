@@ -326,3 +326,27 @@ def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
     disk = budgets.colab_disk_bytes(sweep_checkpoint)
     assert disk["runs"] == 50 and disk["runs_with_weights"] == 3
     assert disk["peak"] <= 2e9, f"{disk['peak'] / 1e9:.2f} GB"
+
+
+def test_push_to_github_hands_work_in(tmp_path):
+    """From a student's copy (a clone), push_to_github commits the edit and pushes it to origin; the token
+    asked for is never written into the clone."""
+    import subprocess
+
+    from mtl_lib.colab import push_to_github
+
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org"]
+    origin, copy = tmp_path / "origin.git", tmp_path / "copy"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "clone", "-q", str(origin), str(copy)], check=True, capture_output=True)
+    (copy / "mtl_lib").mkdir()
+    (copy / "mtl_lib" / "encode.py").write_text("def pool():\n    return 1\n")
+    commit = push_to_github("pooling written", copy, ask=lambda prompt: "s3cret")
+    log = subprocess.run(["git", "--git-dir", str(origin), "log", "--format=%h %s", "-1"], capture_output=True,
+                         text=True).stdout.strip()
+    assert log == f"{commit} pooling written"
+    assert "s3cret" not in (copy / ".git" / "config").read_text()
+    (copy / "mtl_lib" / "encode.py").write_text("def pool():\n    return 2\n")
+    subprocess.run([*git, "-C", str(copy), "remote", "set-url", "origin", str(tmp_path / "missing.git")], check=True)
+    with pytest.raises(SystemExit, match="(?s)Could not push .*Check the token"):
+        push_to_github("again", copy, ask=lambda prompt: "s3cret")
