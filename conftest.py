@@ -21,6 +21,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+_STUB_REACHED: dict = {}  # notebook -> the unwritten exercise one of its cells reached (it stops there)
+
+
+def pytest_runtest_setup(item):
+    """A notebook cell after one that reached an unwritten exercise is skipped: it would run on without
+    what that cell defines."""
+    exercise = _STUB_REACHED.get(item.path)
+    if exercise:
+        pytest.skip(f"an earlier cell of this notebook needs exercise {exercise!r}, not written yet in this copy")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In a student release: a test or notebook cell that fails only because it reaches an exercise the
@@ -35,6 +46,8 @@ def pytest_runtest_makereport(item, call):
 
     name = stub_exercise(str(call.excinfo.value)) or stub_exercise(str(report.longrepr))
     if name:
+        if item.path.suffix == ".ipynb":
+            _STUB_REACHED[item.path] = name
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0,
                            f"Skipped: needs exercise {name!r}, not written yet in this copy (a stub); "

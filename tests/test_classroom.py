@@ -604,18 +604,22 @@ def test_release_refuses_an_installed_package(tmp_path):
 
 
 def test_a_release_passes_its_own_colab_and_setup_tests(tmp_path):
-    """The release's own tests/test_colab.py and tests/test_setup.py pass in it; the tests that reach an
-    unwritten exercise are skipped with a message naming it (they run once it is written)."""
+    """The release's own tests/test_colab.py and tests/test_setup.py, and notebook 01 under nbval, pass in it;
+    what reaches an unwritten exercise is skipped with a message naming it (it runs once it is written), and
+    so are the notebook's cells after it."""
     out = tmp_path / "release"
     make_release(REPO, out, assignment=2, repo="uni/minbert-25")
     env = {**os.environ, "PYTHONPATH": str(out)}
     env.pop("PYTEST_ADDOPTS", None)
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests/test_colab.py", "tests/test_setup.py", "-q",
-                          "-p", "no:cacheprovider", "-o", "addopts=-ra"], cwd=out, env=env,
+    run = subprocess.run([sys.executable, "-m", "pytest", "tests/test_colab.py", "tests/test_setup.py",
+                          "notebooks/01_attention.ipynb", "-q", "-p", "no:cacheprovider",
+                          "-o", "addopts=-ra --nbval-lax --nbval-current-env"], cwd=out, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert not re.search(r"\d+ (failed|error)", run.stdout.splitlines()[-1])
     assert "needs exercise 'pooling', not written yet in this copy" in run.stdout
+    assert "01_attention.ipynb:0: needs exercise 'encoder_layer'" in run.stdout  # its minBERT attention maps
+    assert "an earlier cell of this notebook needs exercise 'encoder_layer'" in run.stdout
 
 
 FAKE_COLAB = '''
