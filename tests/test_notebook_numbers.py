@@ -201,6 +201,10 @@ def _notebooks():
 
 @pytest.mark.parametrize("path", _notebooks())
 def test_numbers_in_the_text_are_in_the_outputs(path):
+    from mtl_lib.setup import STUDENT_COPY
+
+    if STUDENT_COPY:
+        pytest.skip("a student release clears the outputs this test reads (it checks the course's committed ones)")
     problems = unsupported_numbers(path)
     assert not problems, f"{path.name}: numbers in the text that no output shows:\n" + "\n".join(problems)
 
