@@ -176,11 +176,12 @@ DATA_BYTES = 35_000_000
 RUN_BYTES = 250_000
 TEST_PREDICTIONS_BYTES = 2_000_000  # 08's final model predicts every test row (44,366 lines of ~30 bytes)
 HIDDEN_BYTES = 768 * 4  # one bert-base sentence embedding in float32 (notebook 03's feature cache)
-# Runs each notebook writes at colab scale (NOTEBOOK_WORK's notes) and how many of them keep their weights.
+# Run folders each notebook writes at colab scale, and how many of them keep their weights: those a smoke pass
+# wrote (04-09: 1 + 2 + 3 + 6 + 8), with the sweep's 36 runs of the colab grid instead of smoke's 2.
 COLAB_RUNS = {"04": (1, 0),  # one JSON file with the seven in-memory runs' scores
-              "06": (2, 2), "07": (5, 0),
+              "06": (2, 2), "07": (3, 0),
               "08": (36 + 3 + 1, 1),  # the sweep, the SMART modes, the final model
-              "09": (2, 0)}
+              "09": (8, 0)}  # two recipes, uncertainty weights, the single-task yardsticks and their seed-1 runs
 
 
 def colab_disk_bytes(sweep_checkpoint_bytes: int = 0) -> dict[str, int]:
