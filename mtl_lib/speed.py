@@ -3,7 +3,9 @@
 ``python -m mtl_lib bench --only fastpath`` trains the course recipe's summed step (a batch of
 every task) over the SAME training rows three ways, in one process, step by step interleaved:
 
-* ``fp32, random batches``  - no autocast, shuffled batches padded to their longest sentence;
+* ``before``                - the step as it was: fp32, shuffled batches padded to their longest
+  sentence, AdamW looping over the parameters;
+* ``fp32, random batches``  - the same, with the fused AdamW the trainer now uses (``train.adamw``);
 * ``bf16, random batches``  - the same batches, matrix products under bf16 autocast;
 * ``bf16, grouped batches`` - the same rows in length-grouped batches (``batches.LengthGroupedBatches``).
 
@@ -48,10 +50,11 @@ def gemm_flops_per_second(device, dtype=torch.float32, n: int = 2048, repeats: i
     return 2 * n ** 3 / best
 
 
-CONTENDERS = {  # name -> (precision, group_by_length)
-    "fp32, random batches": ("fp32", False),
-    "bf16, random batches": ("bf16", False),
-    "bf16, grouped batches": ("bf16", True),
+CONTENDERS = {  # name -> (precision, group_by_length, fused AdamW)
+    "before: fp32, random batches, per-parameter AdamW": ("fp32", False, False),
+    "fp32, random batches": ("fp32", False, True),
+    "bf16, random batches": ("bf16", False, True),
+    "bf16, grouped batches": ("bf16", True, True),
 }
 
 
@@ -78,11 +81,14 @@ def fastpath(rows: int = 256, batch_size: int = 32, device="cpu", data_dir=None)
     head = HeadConfig(pair_features="rich", sts_head="cosine", pooling="mean")  # the course recipe
     steps = {grouped: pass_batches(tok, rows, batch_size, grouped, data_dir) for grouped in (False, True)}
     trainers = {}
-    for name, (precision, _) in CONTENDERS.items():
+    for name, (precision, _, fused) in CONTENDERS.items():
         torch.manual_seed(0)
         cfg = TrainConfig(batch_size=batch_size, lr=1e-4, precision=precision, sampling="equal")
-        trainers[name] = Trainer(MultitaskBert.from_pretrained(head), tok, {}, {}, cfg, device=device, progress=False)
-        trainers[name].model.train()
+        trainer = Trainer(MultitaskBert.from_pretrained(head), tok, {}, {}, cfg, device=device, progress=False)
+        if not fused:  # the optimizer as it was; the schedule is irrelevant to a step's time
+            trainer.optimizer = torch.optim.AdamW([{**g, "fused": None} for g in trainer.optimizer.param_groups])
+        trainer.model.train()
+        trainers[name] = trainer
     for name, trainer in trainers.items():  # warm-up: first calls pay for allocation and kernel choice
         trainer.update(trainer.losses(steps[CONTENDERS[name][1]][0]))
     seconds = dict.fromkeys(trainers, 0.0)
@@ -101,7 +107,7 @@ def fastpath(rows: int = 256, batch_size: int = 32, device="cpu", data_dir=None)
     gemm = {p: gemm_flops_per_second(device, autocast_dtype(device, p) or torch.float32) for p in ("fp32", "bf16")}
     result = {"rows_per_task": rows, "batch_size": batch_size, "steps": n,
               "gemm_flops_per_s": gemm, "contenders": {}}
-    for name, (precision, grouped) in CONTENDERS.items():
+    for name, (precision, grouped, _) in CONTENDERS.items():
         real, flops, padded = 0, 0.0, 0
         for step in steps[grouped][:n]:
             r_, f_ = step_counts(step, config)

@@ -208,6 +208,16 @@ def amp_dtype(device: torch.device, enabled: bool = True):
     return autocast_dtype(device, "auto" if enabled else "fp32")
 
 
+def adamw(groups: list[dict], device: torch.device) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel over all parameters where torch has that for the device (CPU from
+    torch 2.4, CUDA): the same update as the per-parameter loop, which on a 2-core CPU spends about
+    0.3 s a step on MiniLM's 23 M parameters (the fused one: about 0.04 s)."""
+    try:
+        return torch.optim.AdamW(groups, fused=device.type in ("cpu", "cuda"))
+    except (RuntimeError, TypeError):  # an older torch, or a device without the fused kernel
+        return torch.optim.AdamW(groups)
+
+
 def schedule_multiplier(segments: list[int], warmup: float, constant: bool = False):
     """Step -> learning-rate multiplier: in each stretch of ``segments[i]`` steps, a linear warm-up
     over its first ``warmup`` fraction, then a linear decay to zero (or 1 throughout if ``constant``)."""
@@ -257,7 +267,7 @@ class Trainer:
         if cfg.loss_weighting == "uncertainty":
             self.weighting = UncertaintyWeights(list(train)).to(self.device)
             groups.append({"params": list(self.weighting.parameters()), "lr": cfg.weighting_lr, "weight_decay": 0.0})
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
+        self.optimizer = adamw([g for g in groups if g["params"]], self.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
             self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
         self.history: list[dict] = []  # per epoch (sequential: per phase), and every eval_every steps

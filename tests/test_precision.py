@@ -135,9 +135,8 @@ def test_benchmark_fast_path_section_compares_the_same_rows(data_dir):
     fast = speed.fastpath(rows=4, batch_size=2, data_dir=data_dir)
     contenders = fast["contenders"]
     assert list(contenders) == list(speed.CONTENDERS) and fast["steps"] == 2
-    real = {name: c["real_tokens"] for name, c in contenders.items()}
-    assert real["fp32, random batches"] == real["bf16, random batches"] == real["bf16, grouped batches"]
-    assert contenders["fp32, random batches"]["speedup"] == 1.0
+    assert len({c["real_tokens"] for c in contenders.values()}) == 1  # the same rows, however batched
+    assert contenders[list(speed.CONTENDERS)[0]]["speedup"] == 1.0
     assert all(c["seconds"] > 0 and 0 < c["real_share"] <= 1 for c in contenders.values())
     shares = speed.real_token_shares(rows=32, batch_size=8, data_dir=data_dir)
     assert all(s["grouped"] >= s["random"] for s in shares.values())
