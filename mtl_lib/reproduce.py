@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import locks, records
-from .evaluate import METRIC_NAMES, metric, overall_score
+from .evaluate import METRIC_NAMES, metric, overall_score, read_predictions
 from .stats import bootstrap_interval, mean_sd, paired_interval, significant
 
 #: Per scale: the flags every run of a table shares (the frozen baseline drops --epochs: its heads
@@ -298,7 +298,7 @@ def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
 
 def dev_predictions(folder: Path, task: str) -> np.ndarray:
     path = folder / "predictions" / f"{task}-dev-output.csv"
-    return pd.read_csv(path, skipinitialspace=True).iloc[:, 1].to_numpy(dtype=float)
+    return read_predictions(path)["prediction"].to_numpy(dtype=float)
 
 
 def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, float, float]:

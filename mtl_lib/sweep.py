@@ -54,7 +54,7 @@ import pandas as pd
 from .progress import bar as progress_bar
 
 from .budgets import SWEEP_BUDGET_COLAB
-from .evaluate import PREDICTION_COLUMNS, collapse_reasons
+from .evaluate import PREDICTION_COLUMNS, collapse_reasons, read_predictions
 from .experiment import run_experiment
 from .records import config_differences, flatten
 from .runs import write_json
@@ -183,10 +183,10 @@ def run_config(config: dict, method: str, scale, head, train_cfg) -> dict:
 def dev_predictions(run_dir: Path) -> dict:
     """The dev predictions a run wrote (``predictions/<task>-dev-output.csv``), task -> values."""
     preds = {}
-    for task, column in PREDICTION_COLUMNS.items():
+    for task in PREDICTION_COLUMNS:
         path = run_dir / "predictions" / f"{task}-dev-output.csv"
         if path.exists():
-            preds[task] = pd.read_csv(path, sep=r"\s*,\s*", engine="python")[column].to_numpy()
+            preds[task] = read_predictions(path)["prediction"].to_numpy()
     return preds
 
 
@@ -218,9 +218,8 @@ def train_one(run_dir: Path, config: dict, method: str, scale, head, train_cfg, 
     try:
         run_experiment(run_dir, method, scale, replace(head, dropout=config["dropout"]),
                        replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]),
-                       data_dir=data_dir, device=device, resume=True, progress=False, test_predictions=False)
-        if not keep_checkpoint:  # weights + optimizer: ~270 MB a run for MiniLM; the scores are kept
-            shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
+                       data_dir=data_dir, device=device, resume=True, progress=False, test_predictions=False,
+                       weights="all" if keep_checkpoint else "none")  # none: no ~270 MB checkpoint written at all
     except NonFiniteLossError as err:
         write_json(run_dir / "failure.json", {"status": "nonfinite", "reason": str(err)})
     except Exception as err:  # noqa: BLE001 - one bad run must not end the sweep; Ctrl-C still does

@@ -308,9 +308,6 @@ def test_notebooks_write_runs_under_runs_dir_and_keep_weights_only_where_counted
     assert keep == {n for n, (_, kept) in budgets.COLAB_RUNS.items() if kept} == {"06", "08"}
 
 
-@pytest.mark.xfail(strict=True, reason="sweep.train_one still trains with checkpoints (weights + AdamW state, "
-                   "1.3 GB at colab scale, written and deleted once per sweep run); passing weights='none' to "
-                   "run_experiment unless keep_checkpoint fixes it (then remove this mark)")
 def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
     """Counted from the budgets: the downloads, the runs and the weights that notebooks 06 and 08 keep, and the
     largest file written and deleted on the way, including what one run of 08's sweep writes (probed)."""
