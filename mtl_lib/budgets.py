@@ -110,14 +110,13 @@ SWEEP_WORK = Work(36 * 8 * 2 + 16 * 5 + 63, 36 * 4_500 + 3 * 7_500 + 12_500 + 86
                   "36-run sweep of 8 steps, 3 SMART-mode runs of 16 steps, final model of 63 steps + test files")
 NOTEBOOK_WORK["08"] = SWEEP_WORK
 
-# The laptop times on the development machine (a 2-core CPU, torch on one thread, often shared with other
-# jobs): minutes for the whole notebook when no run is on disk, from the "**Time:**" line of each notebook's
-# first cell on 2026-11-29 (03: the slower of its two measurements), 07 from its later execution (980 s);
-# 09 on 2026-12-03 with its two full-budget runs read back (each trains about 30 minutes when it must).
-# A notebook whose line is an estimate awaiting its re-execution goes in LAPTOP_ESTIMATED; update both here
-# when the notebooks' lines change.
-LAPTOP_MINUTES = {"00": 0.25, "01": 0.8, "02": 2.3, "03": 5.3, "04": 10.8, "05": 7.4, "06": 7.5, "07": 16.3,
-                  "08": 71.0, "09": 3.0}
+# The laptop times on the development machine (a 2-core CPU with native bf16, nothing else running, the default
+# fast path): minutes for the whole notebook from scratch (no runs or cached features on disk; shipped results read
+# where the notebook reads them), each executed with `jupyter nbconvert --execute` on 2026-12-05; the "**Time:**"
+# line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
+# goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.
+LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.5, "03": 0.7, "04": 2.1, "05": 1.3, "06": 2.0, "07": 4.2,
+                  "08": 14.4, "09": 0.9}
 LAPTOP_ESTIMATED: set[str] = set()
 #: Notebooks that keep their training runs and read them back when run again (04 through a JSON cache).
 SAVES_RUNS = {"04", "06", "07", "08", "09"}
