@@ -47,7 +47,7 @@ from .features import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .timing import synchronize as sync
 from .tokenizer import load_tokenizer
-from .speed import fastpath, gemm_flops_per_second, matmul_flops, real_token_shares
+from .speed import CONTENDERS, fastpath, gemm_flops_per_second, matmul_flops, real_token_shares
 from .precision import autocast as precision_autocast, autocast_dtype, name as precision_name
 from .train import Trainer, TrainConfig
 

@@ -176,7 +176,8 @@ def test_colab_offers_to_keep_runs_on_drive(monkeypatch, tmp_path):
     drive = types.SimpleNamespace(mount=lambda path: mounted.append(path))
     monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(drive=drive))
     monkeypatch.setattr(colab, "DRIVE", tmp_path / "drive")
-    monkeypatch.delenv("MTL_RUNS_DIR", raising=False)
+    monkeypatch.setenv("MTL_RUNS_DIR", "")  # recorded, so that teardown removes what offer_drive_runs sets
+    monkeypatch.delenv("MTL_RUNS_DIR")
     assert colab.offer_drive_runs("02", ask=lambda q: pytest.fail("02 keeps no runs: nothing to ask")) is None
     assert colab.offer_drive_runs("06", ask=lambda q: "n") is None and "MTL_RUNS_DIR" not in os.environ
     assert colab.offer_drive_runs("06", ask=lambda q: "y") == tmp_path / "drive" / colab.DRIVE_RUNS

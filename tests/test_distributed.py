@@ -16,7 +16,8 @@ from mtl_lib.model import HeadConfig, MultitaskBert
 # 14 rows per task in global batches of 7: each step splits 4 + 3 rows, so the
 # loss weighting of uneven shares is exercised. Dropout 0: no per-rank randomness.
 ARGS = ["train", "--scale", "smoke", "--max-examples", "14", "--dev-examples", "16", "--batch-size", "7",
-        "--epochs", "1", "--sampling", "equal", "--dropout", "0"]
+        "--epochs", "1", "--sampling", "equal", "--dropout", "0",
+        "--precision", "fp32"]  # the distributed arithmetic is compared to float rounding: bf16 would hide it
 # Parameters may differ by float rounding only (different padding and summation order), which
 # Adam amplifies for gradients near zero. Measured after 2 steps: max |difference| 1.4e-5, in a
 # head layer (lr 1e-3, so 2 steps move it up to 2e-3); the encoder differs by less.

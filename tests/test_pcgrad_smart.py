@@ -117,7 +117,8 @@ def test_benchmark_produces_its_table(tmp_path, data_dir):
     assert bench.main(["--size", "smoke", "--data-dir", str(data_dir), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     figures = [r["figure"] for r in result["rows"]]
-    assert len(figures) == 10 and figures[0].startswith("training step")
+    fast = 2 + 2 * len(bench.CONTENDERS) + 3  # GEMM rates, a time and a token line per contender, 3 shares
+    assert len(figures) == fast + 10 and figures[0].startswith("large GEMM") and figures[fast].startswith("training step")
     assert sum("inference" in f for f in figures) == 2 and figures[-2].startswith("frozen baseline")
     assert [s["step"] for s in result["multitask_steps"]] == list(bench.VARIANTS)
     assert all(r["ours"] > 0 for r in result["rows"])
