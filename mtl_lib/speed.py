@@ -27,6 +27,7 @@ from .experiment import cut
 from .model import HeadConfig, MultitaskBert
 from .precision import autocast_dtype
 from .timing import synchronize as sync
+from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
 
 
@@ -75,8 +76,6 @@ def step_counts(step: dict, config) -> tuple[int, float]:
 def fastpath(rows: int = 256, batch_size: int = 32, device="cpu", data_dir=None) -> dict:
     """Seconds for one pass over ``rows`` rows per task for each contender, and what each achieves."""
     device = torch.device(device)
-    from .tokenizer import load_tokenizer
-
     tok = load_tokenizer()
     head = HeadConfig(pair_features="rich", sts_head="cosine", pooling="mean")  # the course recipe
     steps = {grouped: pass_batches(tok, rows, batch_size, grouped, data_dir) for grouped in (False, True)}
@@ -124,8 +123,6 @@ def fastpath(rows: int = 256, batch_size: int = 32, device="cpu", data_dir=None)
 
 def real_token_shares(rows: int = 3200, batch_size: int = 32, data_dir=None) -> dict:
     """Per task: the share of real tokens in a pass of random and of length-grouped batches."""
-    from .tokenizer import load_tokenizer
-
     tok = load_tokenizer()
     shares = {}
     for task in TASKS:
