@@ -10,12 +10,12 @@ spelling of the flags that asked for it, and not for a command whose defaults ha
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import platform
 from datetime import date
 from pathlib import Path
+
+from . import options
 
 #: What a run's metrics.json records about its configuration (``resolved_config``).
 CONFIG_KEYS = ("method", "tasks", "scale_config", "head_config", "train_config")
@@ -46,31 +46,10 @@ def config_differences(metrics: dict, expected: dict) -> list[str]:
             if key not in IGNORED_OPTIONS and saved[key] != wanted[key]]
 
 
-@functools.lru_cache(maxsize=1)
-def _parser():
-    from .cli import build_parser
-
-    return build_parser()
-
-
 def resolved_config(args: list[str]) -> dict:
     """What ``python -m mtl_lib train ...`` (``args``, starting with ``train``) records as its configuration
-    in metrics.json (``CONFIG_KEYS``), every option it leaves out at its current default. Trains nothing."""
-    from dataclasses import asdict
-
-    from .cli import RECIPES, apply_recipe, run_setup
-    from .data import TASKS
-    from .setup import get_scale
-
-    if not args or args[0] != "train":
-        raise ValueError(f"{' '.join(args)!r} is not a train command: only `python -m mtl_lib train ...` "
-                         "records a configuration to compare.")
-    parsed = _parser().parse_args([*args, "--out", "-"])  # where it would go does not change what it computes
-    apply_recipe(parsed, RECIPES[parsed.recipe])
-    scale, head, cfg = run_setup(parsed, get_scale(parsed.scale), parsed.lr, parsed.smart_lambda, parsed.dropout)
-    record = {"method": parsed.method, "tasks": [t for t in TASKS if t in (parsed.tasks or TASKS)],
-              "scale_config": asdict(scale), "head_config": head.to_dict(), "train_config": asdict(cfg)}
-    return json.loads(json.dumps(record, default=str))  # as metrics.json reads back (tuples become lists)
+    in metrics.json (``CONFIG_KEYS``), every option it leaves out at its current default (``options``)."""
+    return options.resolved_config(args)
 
 
 # --- the machine ------------------------------------------------------------------------------

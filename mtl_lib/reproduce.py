@@ -45,19 +45,13 @@ import numpy as np
 import pandas as pd
 
 from . import locks, records
+from .options import budgets
 from .evaluate import METRIC_NAMES, metric, overall_score
 from .stats import bootstrap_interval, mean_sd, paired_interval, significant
 
-#: Per scale: the flags every run of a table shares (the frozen baseline drops --epochs: its heads
-#: train for 10 epochs on cached features). Laptop: 512 training rows per task in steps of 8 rows of
-#: every task, one epoch (64 summed steps, about 2 min per run on one core of the 2-core CPU, so
-#: that the ~100 runs of ``all`` at 3 seeds take about 2 hours on its two cores); 600 dev rows per task.
-BUDGETS = {
-    "smoke": {"max_examples": 48, "dev_examples": 48, "batch_size": 16, "epochs": 1, "seeds": 2},
-    "laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1, "seeds": 3},
-    "colab": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
-    "full": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
-}
+#: Per scale: the budget every run of a table shares, and the seeds per row (``options.BUDGETS``, where
+#: they are explained). The frozen baseline drops --epochs: its heads train for 10 epochs on cached features.
+BUDGETS = budgets("tables")
 #: The ladder's first rung: the paper's starting configuration ([u; v] pair features, a linear STS
 #: head, equal batches of the three tasks, lr 1e-4, dropout 0.1) with mean pooling.
 BASE = ["--recipe", "paper", "--pooling", "mean"]

@@ -53,25 +53,20 @@ from pathlib import Path
 import pandas as pd
 from .progress import bar as progress_bar
 
-from .budgets import SWEEP_BUDGET_COLAB
 from .evaluate import PREDICTION_COLUMNS, collapse_reasons
 from .experiment import run_experiment
+from .model import HeadConfig
+from .options import budgets
 from .records import config_differences, flatten
 from .runs import write_json
 from .setup import get_scale
-from .train import NonFiniteLossError
+from .train import NonFiniteLossError, TrainConfig
 
 #: The paper's grid (Table 6): 3 x 4 x 3 = 36 runs.
 DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], "dropout": [0.1, 0.3, 0.5]}
-#: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes).
-#: Laptop: the budget of ``reproduce`` (512 rows per task, 64 steps of 8 rows per task, 600 dev rows), at
-#: which the paraphrase head leaves the majority class; 7 steps (200 rows, batches of 32), this sweep's
-#: earlier budget, left it there in 34 of 36 runs. Measured 4.4 min a run with one core of a 2-core CPU.
-#: Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows per task, so that the
-#: grid is an afternoon's Colab session rather than days; not yet timed.
-SWEEP_BUDGETS = {"laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1},
-                 "colab": SWEEP_BUDGET_COLAB,  # 36 runs of 8 steps: notebook 08 in ~12 min on a T4 (derived)
-                 "full": {"max_examples": 2000, "dev_examples": 1000, "epochs": 1}}
+#: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes):
+#: ``options.BUDGETS``' sweep budgets, where they are explained.
+SWEEP_BUDGETS = budgets("sweep")
 METRICS = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
 
 
@@ -270,14 +265,19 @@ def read_markdown_table(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(io.StringIO("\n".join(body)), sep=r"\s*\|\s*", engine="python")
 
 
+#: Recorded in sweep.json but not compared: the grid sets these per run, and ``method`` (compared) sets pcgrad.
+UNCOMPARED_OPTIONS = {"train.lr", "train.smart_lambda", "head.dropout", "train.pcgrad", "train.extra"}
+
+
 def check_same_options(out: Path, options: dict) -> None:
-    """Save the options shared by every run; refuse to resume a sweep made with others."""
+    """Save the options shared by every run; refuse to resume a sweep made with others (``UNCOMPARED_OPTIONS``
+    aside: a sweep saved before the course recipe became the default recorded other base values for them)."""
     path = out / "sweep.json"
     options = json.loads(json.dumps(options, default=str))  # as it reads back (tuples become lists)
     if path.exists():
         saved = json.loads(path.read_text())
         saved, now = flatten(saved), flatten(options)
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in UNCOMPARED_OPTIONS)
         if changed:
             raise ValueError(f"{out} was swept with other options ({', '.join(changed)} differ; see {path}). "
                              "Use a new --out folder, or the same options to resume.")
@@ -295,9 +295,6 @@ def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, metho
     checkpoint is deleted unless ``keep_checkpoints`` (the sweep picks the
     hyperparameters; train the chosen configuration again with ``train``).
     """
-    from .model import HeadConfig
-    from .train import TrainConfig
-
     if method == "baseline":
         raise ValueError("--method baseline has no learning rate or SMART to sweep; use summed, "
                          "sequential or pcgrad.")

@@ -16,7 +16,10 @@ option (``sampling``), given as the number of examples per task per step:
 * ``proportional`` - B_t proportional to the task's size n_t;
 * ``annealed``     - B_t proportional to n_t ** alpha, alpha going from 1 to 0.5
   over the epochs (Stickland & Murray 2019): big tasks lead early, then the
-  small ones catch up. The default.
+  small ones catch up.
+
+The defaults of ``TrainConfig`` are the course's recipe (``options.RECIPES["course"]``: equal
+sampling, lr 1e-4); the command line's defaults are the same.
 
 An epoch of the summed loss is as many steps as it takes to show the largest
 task once at its batch size.
@@ -67,10 +70,13 @@ from .smart import rng_state, smart_regularizer
 from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 from .weighting import UncertaintyWeights
 
-METHODS = ("sequential", "summed")
+#: The Trainer's loops (``TrainConfig.method``). What a run is - these, the frozen baseline or the summed
+#: loss with PCGrad - is ``options.METHODS``.
+LOOPS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
 SCHEDULES = ("linear", "per-phase", "constant")
 SMART_DROPOUT = ("same", "independent")
+SMART_STEPS = (0, 1)  # 0: the paper's random perturbation; 1: one ascent step (original SMART)
 LOSS_WEIGHTINGS = ("sum", "uncertainty")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
 # Options that change when and how often a run saves or reports, never what it computes:
@@ -86,9 +92,9 @@ class NonFiniteLossError(RuntimeError):
 class TrainConfig:
     method: str = "summed"
     order: tuple = ("sst", "para", "sts")  # sequential only
-    sampling: str = "annealed"  # summed only
+    sampling: str = "equal"  # summed only
     epochs: int = 3
-    lr: float = 5e-5  # the encoder's learning rate
+    lr: float = 1e-4  # the encoder's learning rate
     head_lr: float = 1e-3  # the freshly initialised heads learn faster
     weight_decay: float = 0.01
     batch_size: int = 32  # examples per task per step (pairs: B pairs)
@@ -118,14 +124,14 @@ class TrainConfig:
     weighting_lr: float = 0.02  # learning rate of the uncertainty weights' log-variances
     layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
     contrastive: float = 0.0  # weight of in-batch negatives on para/sts positives (mtl_lib.contrastive; 0: off)
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, saved: dict) -> "TrainConfig":
         """A config saved by an earlier version: ``amp`` (autocast on CUDA only) became ``precision``, and
         runs saved before ``precision`` and ``group_by_length`` existed were fp32 with random batches on
-        a CPU, which is what their missing fields now say."""
+        a CPU, which is what their missing fields now say; ``extra``, never read, is gone."""
         saved = dict(saved)
+        saved.pop("extra", None)
         amp = saved.pop("amp", None)
         if amp is not None:
             saved.setdefault("precision", "fp32")  # on a CPU (every shipped run) amp changed nothing
@@ -143,8 +149,8 @@ class TrainConfig:
                              "training; the summed loss has one phase: use linear or constant.")
         if self.smart_dropout not in SMART_DROPOUT:
             raise ValueError(f"smart_dropout={self.smart_dropout!r}; choose one of {', '.join(SMART_DROPOUT)}.")
-        if self.method not in METHODS:
-            raise ValueError(f"method={self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.method not in LOOPS:
+            raise ValueError(f"method={self.method!r}; choose one of {', '.join(LOOPS)}.")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling={self.sampling!r}; choose one of {', '.join(SAMPLINGS)}.")
         if self.order not in ORDERS:
@@ -157,7 +163,7 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be 0 (off) or positive.")
         if self.pcgrad and self.method != "summed":
             raise ValueError("pcgrad needs method='summed' (a batch of every task in every step).")
-        if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
+        if self.smart_lambda < 0 or self.smart_steps not in SMART_STEPS or self.smart_epsilon <= 0:
             raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0, smart_steps "
                              f"({self.smart_steps}) 0 or 1 and smart_epsilon ({self.smart_epsilon}) > 0.")
         wrong = {t: w for t, w in self.task_weights.items() if t not in TASK_NAMES or not w > 0}

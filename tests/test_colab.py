@@ -321,7 +321,7 @@ def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
     asked = {}
     monkeypatch.setattr(sweep, "run_experiment", lambda *args, **kwargs: asked.update(kwargs))
     sweep.train_one(tmp_path, {"lr": 1e-4, "smart_lambda": 1.0, "dropout": 0.1}, "summed", SCALES["colab"],
-                    HeadConfig(), TrainConfig(), None, "cpu")
+                    HeadConfig(pair_features="concat", sts_head="linear"), TrainConfig(sampling="annealed", lr=5e-5), None, "cpu")
     sweep_checkpoint = 0 if asked.get("weights", "all") == "none" else 3 * budgets.BERT_BASE_BYTES
     disk = budgets.colab_disk_bytes(sweep_checkpoint)
     assert disk["runs"] == 50 and disk["runs_with_weights"] == 3
