@@ -19,9 +19,9 @@ from . import options
 
 #: What a run's metrics.json records about its configuration (``resolved_config``).
 CONFIG_KEYS = ("method", "tasks", "scale_config", "head_config", "train_config")
-#: Not compared: run_experiment rewrites these from ``method`` (pcgrad -> summed + pcgrad), which is
-#: compared itself; and the scale's description, which is not part of what it computes.
-IGNORED_OPTIONS = {"train_config.method", "train_config.pcgrad", "scale_config.notes"}
+#: Not compared: the scale's description, which is not part of what it computes. (The loop a method
+#: trains with, ``train_config.method`` and ``.pcgrad``, is resolved as the run records it: ``options.loop_options``.)
+IGNORED_OPTIONS = {"scale_config.notes"}
 
 
 def flatten(options: dict) -> dict:

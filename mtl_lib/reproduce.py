@@ -46,7 +46,8 @@ import pandas as pd
 
 from . import locks, records
 from .options import budgets
-from .evaluate import METRIC_NAMES, metric, overall_score
+from .shipped import RESULTS, read_table
+from .evaluate import METRIC_NAMES, metric, overall_score, run_predictions
 from .stats import bootstrap_interval, mean_sd, paired_interval, significant
 
 #: Per scale: the budget every run of a table shares, and the seeds per row (``options.BUDGETS``, where
@@ -290,11 +291,6 @@ def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
                     metrics.get("tasks", ["sst", "para", "sts"]))
 
 
-def dev_predictions(folder: Path, task: str) -> np.ndarray:
-    path = folder / "predictions" / f"{task}-dev-output.csv"
-    return pd.read_csv(path, skipinitialspace=True).iloc[:, 1].to_numpy(dtype=float)
-
-
 def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, float, float]:
     """Two finished run folders that scored the same dev rows: new - old in ``key`` (a metric or
     ``overall``) and its 95 % interval from a paired bootstrap over those rows (their dev predictions)."""
@@ -302,7 +298,7 @@ def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, flo
     gold = dev_gold(json.loads((new_dir / "metrics.json").read_text()))
     tasks = [t for t in gold if key in ("overall", METRIC_NAMES[t])]
     labels = {t: gold[t]["label"].to_numpy(dtype=float) for t in tasks}
-    preds = {d: {t: dev_predictions(d, t) for t in tasks} for d in (new_dir, old_dir)}
+    preds = {d: {t: v.astype(float) for t, v in run_predictions(d).items()} for d in (new_dir, old_dir)}
 
     def value(folder: Path, rows: dict) -> float:
         s = {METRIC_NAMES[t]: metric(t, preds[folder][t][rows[t]], labels[t][rows[t]]) for t in tasks}
@@ -429,17 +425,17 @@ def write_table(table: str, scale: str, seeds: int, out: Path) -> str:
 
 
 # --- what ships with the package --------------------------------------------------------------
-SHIPPED = Path(__file__).parent / "results"
+SHIPPED = RESULTS
 
 
 def shipped_table(table: str, scale: str = "laptop") -> str:
-    """The Markdown of a table measured by the course and shipped in ``mtl_lib/results/``."""
-    path = SHIPPED / f"{table}-{scale}.md"
-    if not path.exists():
+    """The Markdown of a table measured by the course and shipped in ``mtl_lib/results/`` (``shipped.read_table``)."""
+    text = read_table(f"{table}-{scale}", SHIPPED)
+    if text is None:
         have = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.md"))) or "none"
-        raise FileNotFoundError(f"No shipped table {path.name} (shipped: {have}). Make it with "
+        raise FileNotFoundError(f"No shipped table {table}-{scale}.md (shipped: {have}). Make it with "
                                 f"`python -m mtl_lib reproduce {table} --scale {scale} --out DIR`.")
-    return path.read_text()
+    return text
 
 
 def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:

@@ -53,10 +53,10 @@ from pathlib import Path
 import pandas as pd
 from .progress import bar as progress_bar
 
-from .evaluate import PREDICTION_COLUMNS, collapse_reasons
+from .evaluate import PREDICTION_COLUMNS, collapse_reasons, run_predictions
 from .experiment import run_experiment
 from .model import HeadConfig
-from .options import budgets
+from .options import budgets, trainer_config
 from .records import config_differences, flatten
 from .runs import write_json
 from .setup import get_scale
@@ -171,18 +171,9 @@ def run_config(config: dict, method: str, scale, head, train_cfg) -> dict:
     """What the run of ``config`` records in its metrics.json: method, scale, head and train options."""
     saved = {"method": method, "scale_config": asdict(scale),
              "head_config": asdict(replace(head, dropout=config["dropout"])),
-             "train_config": asdict(replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]))}
+             "train_config": asdict(trainer_config(method, replace(train_cfg, lr=config["lr"],
+                                                                    smart_lambda=config["smart_lambda"])))}
     return json.loads(json.dumps(saved, default=str))  # as it reads back (tuples become lists)
-
-
-def dev_predictions(run_dir: Path) -> dict:
-    """The dev predictions a run wrote (``predictions/<task>-dev-output.csv``), task -> values."""
-    preds = {}
-    for task, column in PREDICTION_COLUMNS.items():
-        path = run_dir / "predictions" / f"{task}-dev-output.csv"
-        if path.exists():
-            preds[task] = pd.read_csv(path, sep=r"\s*,\s*", engine="python")[column].to_numpy()
-    return preds
 
 
 def run_row(run_dir: Path, expected: dict | None = None) -> dict:
@@ -199,7 +190,7 @@ def run_row(run_dir: Path, expected: dict | None = None) -> dict:
         if differences:
             return {"status": "mismatch", "reason": f"{run_dir / 'metrics.json'} is another configuration's: "
                     + "; ".join(differences) + ". Move or delete the folder to train this row."}
-        reasons = metrics["collapsed"] if "collapsed" in metrics else collapse_reasons(dev_predictions(run_dir))
+        reasons = metrics["collapsed"] if "collapsed" in metrics else collapse_reasons(run_predictions(run_dir))
         why = "; ".join(reasons[t] for t in PREDICTION_COLUMNS if reasons.get(t))
         return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if why else "ok", "reason": why}
     if (run_dir / "failure.json").exists():

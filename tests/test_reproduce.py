@@ -332,3 +332,23 @@ def test_shipped_runs_of_another_budget_are_not_restored_nor_counted(tmp_path, m
     summary = reproduce.summarize("table2", "laptop", 3, tmp_path).set_index("row")
     assert (summary["seeds"] == 0).all() and (summary["mismatched"] == 3).all()
     assert "budget.max_examples 512 (this row: 1024)" in reproduce.mismatches("table2", "laptop", 3, tmp_path)[0]
+
+
+def test_paired_bootstrap_reads_the_prediction_files_runs_write(tmp_path, data_dir):
+    """The one-seed interval reads dev predictions with evaluate.read_predictions: the starter's format
+    (what runs write now) and the earlier one give the same difference."""
+    from mtl_lib.evaluate import write_predictions
+    from mtl_lib.experiment import load_dev
+
+    dev = load_dev(40, data_dir, ["sst"])
+    gold = dev["sst"]["label"].to_numpy()
+    runs = {}
+    for name, preds in (("new", gold), ("old", np.zeros_like(gold))):
+        folder = runs[name] = tmp_path / name
+        write_predictions(folder / "predictions", "dev", dev, {"sst": preds})
+        (folder / "metrics.json").write_text(json.dumps({"scale_config": {"dev_examples": 40}, "tasks": ["sst"],
+                                                         "data_dir": str(data_dir)}))
+    earlier = runs["old"] / "predictions" / "sst-dev-output.csv"  # the course's earlier format
+    earlier.write_text("id , Predicted_Sentiment\n" + "".join(f"{i} , 0\n" for i in dev["sst"]["id"]))
+    mean, low, high = reproduce.paired_bootstrap(runs["new"], runs["old"], "sst_acc")
+    assert mean == pytest.approx(1 - (gold == 0).mean()) and low <= mean <= high
