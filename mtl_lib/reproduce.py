@@ -32,12 +32,13 @@ trained with (``BASE``).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
-import subprocess
-import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,10 @@ import numpy as np
 import pandas as pd
 
 from . import locks, records
+from .evaluate import METRIC_NAMES, metric, overall_score, run_predictions
+from .experiment import load_dev, run_command
 from .options import budgets
 from .shipped import RESULTS, read_table
-from .evaluate import METRIC_NAMES, metric, overall_score, run_predictions
 from .stats import bootstrap_interval, mean_sd, paired_interval, significant
 
 #: Per scale: the budget every run of a table shares, and the seeds per row (``options.BUDGETS``, where
@@ -195,13 +197,38 @@ def train_run(out: Path, config: str, scale: str, seed: int, extra: list[str]) -
             return "held"
         if status := finished(out, config, scale, seed):  # by another process, since the first look
             return status
-        args = [sys.executable, "-m", "mtl_lib", "train", *run_flags(config, scale, seed), *extra,
-                "--out", str(folder), "--resume"]
-        (folder / "command.json").write_text(json.dumps(args[1:]))
-        with open(folder / "train.log", "w") as log:
-            code = subprocess.call(args, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "TQDM_DISABLE": "1"})
-        return "ran" if code == 0 else "failed"
+        argv = ["train", *run_flags(config, scale, seed), *extra, "--out", str(folder), "--resume"]
+        (folder / "command.json").write_text(json.dumps(argv))
+        return "ran" if run_logged(argv, folder / "train.log") else "failed"
+
+
+def run_logged(argv: list[str], log_path: Path) -> bool:
+    """Run a train command in this process (``experiment.run_command``) with its output, without progress
+    bars, in ``log_path``; False, with the traceback in the log, if it failed (Ctrl-C still stops everything)."""
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+            no_progress_bars():
+        try:
+            run_command(argv)
+            return True
+        except Exception:  # noqa: BLE001 - one failed run must not end the table; its log says why
+            traceback.print_exc(file=log)
+            return False
+        finally:
+            gc.collect()
+
+
+@contextlib.contextmanager
+def no_progress_bars():
+    """Inside: ``TQDM_DISABLE=1`` (``mtl_lib.progress``); the earlier value after."""
+    saved = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = saved
 
 
 def configs_of(table: str) -> list[str]:
@@ -285,8 +312,6 @@ def mismatches(table: str, scale: str, seeds: int, out: Path) -> list[str]:
 
 def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
     """The dev rows a run scored (its scale's seeded cut), with their gold labels, by task."""
-    from .experiment import load_dev
-
     return load_dev(metrics["scale_config"]["dev_examples"], data_dir or metrics.get("data_dir"),
                     metrics.get("tasks", ["sst", "para", "sts"]))
 
