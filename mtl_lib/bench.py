@@ -40,10 +40,10 @@ import torch.nn.functional as F
 
 from .batches import collate
 from .bert import BertModel
-from .checkpoints import resolve_checkpoint
+from .pretrained import resolve_checkpoint
 from .data import TASKS, load_task
 from .encode import encode, pool
-from .features import train_frozen_heads
+from .frozen import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .timing import synchronize as sync
 from .tokenizer import load_tokenizer

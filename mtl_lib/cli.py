@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from . import __version__, bench, distributed, reproduce, sweep  # noqa: E402
 from .analysis import SST_CLASSES  # noqa: E402
 from .bert import BertModel  # noqa: E402
-from .checkpoints import resolve_checkpoint  # noqa: E402
+from .pretrained import resolve_checkpoint  # noqa: E402
 from .data import load_task, resolve_data_dir  # noqa: E402
 from .experiment import UserError, evaluate_run, own_words, train_from_options  # noqa: E402
 from .options import (RECIPES, SCALES, SWEEP_RECIPE_KEYS, HelpFormatter, add_common,  # noqa: E402

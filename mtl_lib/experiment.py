@@ -30,14 +30,14 @@ from . import distributed
 from .analysis import confusion_matrix
 from .data import TASKS, load_task, resolve_data_dir
 from .evaluate import collapse_reasons, evaluate, predict, write_predictions
-from .features import train_frozen_heads
+from .frozen import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .options import METHODS, Scale, get_scale, resolve, trainer_config, train_parser
 from .plots import plot_training_curves
 from .precision import autocast_dtype, name as precision_name
 from .records import machine_record
 from .report import print_metrics, print_written, save_figure, wide_history
-from .runs import (damaged, drop_optimizer_state, has_checkpoint, load_checkpoint, read_state, save_weights,
+from .run_folder import (damaged, drop_optimizer_state, has_checkpoint, load_checkpoint, read_state, save_weights,
                    write_json)
 from .setup import get_device, seed_everything
 from .tokenizer import load_tokenizer

@@ -58,7 +58,7 @@ from .experiment import run_experiment
 from .model import HeadConfig
 from .options import budgets, trainer_config
 from .records import config_differences, flatten
-from .runs import write_json
+from .run_folder import write_json
 from .setup import get_scale
 from .train import NonFiniteLossError, TrainConfig
 

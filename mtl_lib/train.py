@@ -67,7 +67,7 @@ from .model import TASK_NAMES, MultitaskBert, task_loss
 from .pcgrad import pcgrad_sum
 from .precision import PRECISIONS, autocast, autocast_dtype
 from .smart import rng_state, smart_regularizer
-from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
+from .run_folder import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 from .weighting import UncertaintyWeights
 
 #: The Trainer's loops (``TrainConfig.method``). What a run is - these, the frozen baseline or the summed
