@@ -59,15 +59,16 @@ import pandas as pd
 import torch
 from .progress import bar as progress_bar
 
-from . import distributed
+from . import distributed, schedule
 from .batches import cycle, to_device, train_loader
+from .combine import pcgrad_backward, summed_backward
 from .contrastive import in_batch_negatives, positives
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
-from .pcgrad import pcgrad_sum
 from .precision import PRECISIONS, autocast, autocast_dtype
 from .smart import rng_state, smart_regularizer
 from .run_folder import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
+from .schedule import layer_rates, schedule_multiplier, task_batch_sizes  # noqa: F401 - their old home
 from .weighting import UncertaintyWeights
 
 #: The Trainer's loops (``TrainConfig.method``). What a run is - these, the frozen baseline or the summed
@@ -183,52 +184,10 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
 
 
-def task_batch_sizes(sizes: dict[str, int], cfg: TrainConfig, epoch: int) -> dict[str, int]:
-    """Examples per task per step under ``cfg.sampling`` (at least 1 each)."""
-    if cfg.sampling == "equal":
-        return {t: cfg.batch_size for t in sizes}
-    alpha = 1.0 if cfg.sampling == "proportional" else 1.0 - 0.5 * epoch / max(cfg.epochs - 1, 1)
-    weights = {t: n ** alpha for t, n in sizes.items()}
-    total = sum(weights.values())
-    budget = cfg.batch_size * len(sizes)
-    return {t: max(1, round(budget * w / total)) for t, w in weights.items()}
-
-
-def layer_rates(encoder, lr: float, decay: float) -> list[tuple[torch.nn.Module, float]]:
-    """Layer-wise learning-rate decay (Howard & Ruder 2018; ELECTRA, Clark et al. 2020): the top of
-    the encoder learns at ``lr``, each layer below at ``decay`` times the one above it, the embeddings
-    lowest: lr * decay ** L. Lower layers hold the general features, which fine-tuning should
-    move least. Returns (module, rate) pairs that cover the encoder's parameters once."""
-    if decay == 1:
-        return [(encoder, lr)]  # one group, as without the option
-    n = len(encoder.layers)
-    top = [m for name, m in encoder.named_children() if name not in ("embeddings", "layers")]  # the pooler
-    return ([(encoder.embeddings, lr * decay ** n)]
-            + [(layer, lr * decay ** (n - 1 - k)) for k, layer in enumerate(encoder.layers)]
-            + [(m, lr) for m in top])
-
-
 def amp_dtype(device: torch.device, enabled: bool = True):
     """The autocast dtype ``precision="auto"`` picks on ``device`` (None: fp32), or None when off.
     See ``mtl_lib.precision``: bf16 on CPUs with native bf16 and on Ampere+ GPUs, fp16 on older GPUs."""
     return autocast_dtype(device, "auto" if enabled else "fp32")
-
-
-def schedule_multiplier(segments: list[int], warmup: float, constant: bool = False):
-    """Step -> learning-rate multiplier: in each stretch of ``segments[i]`` steps, a linear warm-up
-    over its first ``warmup`` fraction, then a linear decay to zero (or 1 throughout if ``constant``)."""
-    bounds = [sum(segments[:i]) for i in range(len(segments) + 1)]  # start of each stretch, then the end
-
-    def multiplier(step: int) -> float:
-        if constant:
-            return 1.0
-        i = max((k for k in range(len(segments)) if bounds[k] <= step), default=0)
-        n, pos = segments[i], step - bounds[i]
-        warm = int(warmup * n)
-        if pos < warm:
-            return (pos + 1) / warm
-        return max(0.0, (n - pos) / max(n - warm, 1))
-    return multiplier
 
 
 class Trainer:
@@ -264,8 +223,7 @@ class Trainer:
             self.weighting = UncertaintyWeights(list(train)).to(self.device)
             groups.append({"params": list(self.weighting.parameters()), "lr": cfg.weighting_lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]])
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
-            self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule.rate_multiplier(self.sizes(), cfg))
         self.history: list[dict] = []  # per epoch (sequential: per phase), and every eval_every steps
         self.loss_history: list[dict] = []  # the mean training loss of every history_every steps
         self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
@@ -275,35 +233,24 @@ class Trainer:
         self.start_epoch = 0
         self.step = 0
 
-    # --- how long an epoch is --------------------------------------------------------
+    # --- how long an epoch is (mtl_lib.schedule) ---------------------------------------
+    def sizes(self) -> dict[str, int]:
+        return {t: len(df) for t, df in self.train.items()}
+
     def steps_per_epoch(self, epoch: int = 0) -> int:
-        sizes = {t: len(df) for t, df in self.train.items()}
-        if self.cfg.method == "sequential":
-            return sum(math.ceil(n / self.cfg.batch_size) for n in sizes.values())
-        if self.cfg.steps_per_epoch:
-            return self.cfg.steps_per_epoch
-        bs = task_batch_sizes(sizes, self.cfg, epoch)
-        return max((math.ceil(n / bs[t]) for t, n in sizes.items()), default=0)
+        return schedule.steps_per_epoch(self.sizes(), self.cfg, epoch)
 
     def phase_steps(self) -> list[int]:
         """Sequential: the steps of every task phase, epoch by epoch, in training order."""
-        sizes = {t: math.ceil(len(df) / self.cfg.batch_size) for t, df in self.train.items()}
-        return [sizes[t] for _ in range(self.cfg.epochs) for t in self.cfg.order if t in sizes]
+        return schedule.phase_steps(self.sizes(), self.cfg)
 
     def phase_rates(self) -> list[float]:
         """Sequential: the mean learning rate of every task phase, as a fraction of the peak."""
-        rate = schedule_multiplier(self.schedule_segments(), self.cfg.warmup, self.cfg.schedule == "constant")
-        means, start = [], 0
-        for n in self.phase_steps():
-            means.append(sum(rate(s) for s in range(start, start + n)) / max(n, 1))
-            start += n
-        return means
+        return schedule.phase_rates(self.sizes(), self.cfg)
 
     def schedule_segments(self) -> list[int]:
         """The stretches of steps over which the rate warms up and decays once."""
-        if self.cfg.schedule == "per-phase":
-            return self.phase_steps()
-        return [sum(self.steps_per_epoch(e) for e in range(self.cfg.epochs))]  # annealed epochs differ
+        return schedule.schedule_segments(self.sizes(), self.cfg)
 
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
@@ -340,14 +287,15 @@ class Trainer:
         return out
 
     def update(self, losses: dict[str, torch.Tensor]) -> None:
+        """One optimizer step from this step's task losses: learned task weights (if any), then the gradient
+        of their sum or PCGrad's (``mtl_lib.combine``), clipping, the step and the schedule's next rate."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.weighting is not None:  # learned task weights; sets their own gradient
             losses = self.weighting.weigh(losses, float(self.scaler.get_scale()) if self.scaler.is_enabled() else 1.0)
         if self.cfg.pcgrad and len(losses) > 1:
             self.pcgrad_backward(losses)
         else:
-            self.scaler.scale(sum(losses.values())).backward()
-            distributed.average_gradients(self.model.parameters())  # torchrun: mean over ranks
+            summed_backward(self.model, losses, self.scaler)
         if self.cfg.clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -357,35 +305,10 @@ class Trainer:
         self.step += 1
 
     def pcgrad_backward(self, losses: dict[str, torch.Tensor]) -> None:
-        """Per-task gradients of the shared encoder, surgery, then their sum as .grad.
-
-        Each task has its own batch, so the task graphs are disjoint and the T
-        backward passes together cost about one backward of the summed loss.
-        """
-        shared = [p for p in self.model.encoder.parameters() if p.requires_grad]
-        size = (len(losses), sum(p.numel() for p in shared))
-        if self._flat is None or self._flat.shape != size:
-            # (T, P) flat task gradients, allocated once: a fresh 3 x 91 MB every step costs page faults
-            self._flat = torch.empty(size, device=self.device, dtype=shared[0].dtype)
-        flat = self._flat
-        for i, (task, loss) in enumerate(losses.items()):
-            head = [p for p in self.model.heads[task].parameters()] if task in self.model.heads else []
-            grads = torch.autograd.grad(self.scaler.scale(loss), shared + head, allow_unused=True)
-            for p, g in zip(head, grads[len(shared):]):
-                p.grad = g  # a head keeps its own, plain gradient
-            torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                       for p, g in zip(shared, grads[:len(shared)])], out=flat[i])
-        for g in flat:  # torchrun: average each task's gradient BEFORE the surgery (same on every rank)
-            distributed.all_average_([g])
-        distributed.average_gradients(self.model.heads.parameters())
-        update, stats = pcgrad_sum(flat, self.pcgrad_generator)
-        offset = 0
-        for p in shared:  # unflatten the update into the parameters' .grad (views, no copies)
-            p.grad = update[offset:offset + p.numel()].view_as(p)
-            offset += p.numel()
-        iu = torch.triu_indices(len(flat), len(flat), 1)
-        self._conflicts.append(torch.cat([stats["cosine"][iu[0], iu[1]].float(),
-                                          stats["projected"].float().reshape(1)]))
+        """PCGrad's update of the shared encoder as .grad (``combine.pcgrad_backward``); the step's
+        gradient cosines and projections join this phase's record."""
+        self._flat, record = pcgrad_backward(self.model, losses, self.scaler, self.pcgrad_generator, self._flat)
+        self._conflicts.append(record)
 
     def check_finite(self, running: torch.Tensor, tasks: list[str], where: str) -> list[float]:
         """One sync: read the running losses; stop the run if any is NaN/inf."""
@@ -462,8 +385,7 @@ class Trainer:
         self.model.train()
         title = f"epoch {epoch + 1}/{self.cfg.epochs}"
         if self.cfg.method == "summed":
-            sizes = {t: len(df) for t, df in self.train.items()}
-            bs = task_batch_sizes(sizes, self.cfg, epoch)
+            bs = task_batch_sizes(self.sizes(), self.cfg, epoch)
             loaders = self.loaders(epoch, bs)
             phases = [("all", list(self.train), lambda: {t: cycle(l) for t, l in loaders.items()},
                        self.steps_per_epoch(epoch))]
