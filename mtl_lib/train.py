@@ -48,7 +48,6 @@ loop runs data-parallel on several processes (``mtl_lib.distributed``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -61,12 +60,14 @@ from .progress import bar as progress_bar
 
 from . import distributed, schedule
 from .batches import cycle, to_device, train_loader
+from .bookkeeping import (BOOKKEEPING, CheckpointClock, config_changes, every, loss_row,  # noqa: F401
+                          pcgrad_summary, rng_state, set_rng_state)
 from .combine import pcgrad_backward, summed_backward
 from .contrastive import in_batch_negatives, positives
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
 from .precision import PRECISIONS, autocast, autocast_dtype
-from .smart import rng_state, smart_regularizer
+from .smart import rng_state as dropout_state, smart_regularizer
 from .run_folder import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
 from .schedule import layer_rates, schedule_multiplier, task_batch_sizes  # noqa: F401 - their old home
 from .weighting import UncertaintyWeights
@@ -80,9 +81,6 @@ SMART_DROPOUT = ("same", "independent")
 SMART_STEPS = (0, 1)  # 0: the paper's random perturbation; 1: one ascent step (original SMART)
 LOSS_WEIGHTINGS = ("sum", "uncertainty")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
-# Options that change when and how often a run saves or reports, never what it computes:
-# a run may be resumed with other values of these.
-BOOKKEEPING = ("log_every", "checkpoint_every", "checkpoint_minutes")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -232,6 +230,7 @@ class Trainer:
         self._flat = None  # PCGrad: the (T, P) flat task gradients, allocated at the first step
         self.start_epoch = 0
         self.step = 0
+        self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes, self.run_dir is not None)
 
     # --- how long an epoch is (mtl_lib.schedule) ---------------------------------------
     def sizes(self) -> dict[str, int]:
@@ -268,7 +267,7 @@ class Trainer:
             weight = batch.pop("loss_weight", None)  # torchrun: this rank's share of the global batch
             with autocast(self.device, self.step_dtype):
                 same = cfg.smart_lambda > 0 and cfg.smart_dropout == "same"
-                state = rng_state(self.device) if same else None  # replayed: the perturbed pass's masks
+                state = dropout_state(self.device) if same else None  # replayed: the perturbed pass's masks
                 contrast = cfg.contrastive > 0 and task in ("para", "sts") and task not in self.model.config.cross_encode
                 if contrast:  # the same pass, keeping the two embeddings for the in-batch negatives
                     u, v = self.model.embed(batch).chunk(2)  # (2B, H) -> (B, H), (B, H)
@@ -340,7 +339,7 @@ class Trainer:
             running = torch.tensor(start["running"], dtype=running.dtype, device=self.device)
             mark = (start["mark"][0], start["mark"][1])
             self._conflicts = [torch.tensor(c, device=self.device) for c in start["conflicts"]]
-            self.set_rng_state(start["rng"])
+            set_rng_state(start["rng"], self.device, self.pcgrad_generator)
         values = running.tolist()
         bar = progress_bar(range(first, n_steps), self.progress, desc=desc, leave=False,
                    initial=first, total=n_steps)
@@ -349,33 +348,27 @@ class Trainer:
             self.update(losses)
             running += torch.stack([losses[t].detach().float() for t in tasks])
             done, last = i + 1, i + 1 == n_steps
-            if done % self.cfg.log_every == 0 or last:
+            if every(done, self.cfg.log_every) or last:
                 values = self.check_finite(running, tasks, desc)
                 bar.set_postfix({t: f"{v / done:.3f}" for t, v in zip(tasks, values)})
-            if self.cfg.history_every and done % self.cfg.history_every == 0:
+            if every(done, self.cfg.history_every):
                 values = self.check_finite(running, tasks, desc)
-                n = done - mark[0]
-                weights = {f"weight_{t}": w for t, w in self.weighting.weights().items()} if self.weighting else {}
-                self.loss_history.append({"epoch": epoch + 1, "phase": phase, "step": self.step,
-                                          **{f"train_loss_{t}": (v - m) / n
-                                             for t, v, m in zip(tasks, values, mark[1])}, **weights})
+                weights = self.weighting.weights() if self.weighting else {}
+                self.loss_history.append(loss_row(epoch, phase, self.step, tasks, values, done, mark, weights))
                 mark = (done, values)
             if last:
                 break
-            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+            if every(self.step, self.cfg.eval_every):
                 values = self.check_finite(running, tasks, desc)
                 self.record(epoch, phase, {f"train_loss_{t}": v / done for t, v in zip(tasks, values)}, mid=True)
-            if self.checkpoint_due():
+            if self.clock.due(self.step):
                 self.save(epoch, {"epoch": epoch, "phase": index, "pos": done, "mark": list(mark),
                                   "running": running.tolist(), "conflicts": [c.tolist() for c in self._conflicts]})
         result = {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
         if self._conflicts:  # one transfer per phase, not per step
             steps = torch.stack(self._conflicts).cpu().tolist()
             self.conflicts += steps
-            names = [f"{a}-{b}" for i, a in enumerate(tasks) for b in tasks[i + 1:]]
-            for k, name in enumerate(names):
-                result[f"pcgrad_cos_{name}"] = sum(s[k] for s in steps) / len(steps)
-            result["pcgrad_projected"] = sum(s[-1] for s in steps) / len(steps)
+            result.update(pcgrad_summary(tasks, steps))
         return result
 
     def run_epoch(self, epoch: int, position: dict | None = None) -> None:
@@ -426,29 +419,6 @@ class Trainer:
         return self.elapsed_before + time.perf_counter() - self.t0
 
     # --- checkpoints -------------------------------------------------------------------
-    def rng_state(self) -> dict:
-        """The random-number state a mid-epoch checkpoint keeps: dropout masks (CPU and CUDA) and PCGrad's orders."""
-        state = {"cpu": torch.get_rng_state(), "pcgrad": self.pcgrad_generator.get_state()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def set_rng_state(self, state: dict) -> None:
-        torch.set_rng_state(state["cpu"])
-        self.pcgrad_generator.set_state(state["pcgrad"])
-        if "cuda" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda"], self.device)
-
-    def checkpoint_due(self) -> bool:
-        """Whether to save a mid-epoch checkpoint after this step (every N steps, or M minutes since the last save).
-
-        Only in a single process: under torchrun every rank has its own random state, which one file does not keep."""
-        if not self.run_dir or distributed.world_size() > 1:
-            return False
-        by_steps = self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0
-        by_time = self.cfg.checkpoint_minutes and time.monotonic() - self._saved_at >= 60 * self.cfg.checkpoint_minutes
-        return bool(by_steps or by_time)
-
     def save(self, epoch: int, position: dict | None = None) -> None:
         """Save a checkpoint: at the end of epoch ``epoch`` (0-based), or inside it at ``position``."""
         state = {"epoch": epoch if position else epoch + 1, "step": self.step, "seconds": self.elapsed(),
@@ -459,14 +429,15 @@ class Trainer:
         if position:
             state["position"] = position
         save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state, scaler=self.scaler,
-                        resume={"rng": self.rng_state()} if position else None)
-        self._saved_at = time.monotonic()
+                        resume={"rng": rng_state(self.device, self.pcgrad_generator)} if position else None)
+        self.clock.saved()
 
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
         self.elapsed_before = 0.0
         position = self.resume() if resume else None
-        self.t0, self._saved_at = time.perf_counter(), time.monotonic()
+        self.t0 = time.perf_counter()
+        self.clock.saved()  # the first mid-epoch checkpoint is due minutes from now
         for epoch in range(self.start_epoch, self.cfg.epochs):
             if position:
                 self.run_epoch(epoch, position)  # the rest of the epoch a mid-epoch checkpoint was saved in
@@ -488,9 +459,7 @@ class Trainer:
         saved = {**asdict(TrainConfig.from_dict(state["train_config"])),
                  **{f"head.{k}": v for k, v in state["head_config"].items()}}
         now = {**asdict(self.cfg), **{f"head.{k}": v for k, v in self.model.config.to_dict().items()}}
-        saved, now = json.loads(json.dumps(saved, default=str)), json.loads(json.dumps(now, default=str))
-        changed = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
-                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k) and k not in BOOKKEEPING]
+        changed = config_changes(saved, now)
         if changed:
             raise ValueError(f"Cannot resume {self.run_dir}: it was trained with another configuration: "
                              f"{'; '.join(changed)}. Resume with the same options, or train into a new --out "
