@@ -49,8 +49,9 @@ from . import locks, records
 from .evaluate import METRIC_NAMES, metric, overall_score, run_predictions
 from .experiment import load_dev, run_command
 from .options import budgets
-from .shipped import RESULTS, read_table
-from .stats import bootstrap_interval, mean_sd, paired_interval, significant
+from .shipped import (README_BEGIN, README_END, SHIPPED, PAPER_ROWS, readme_block, shipped_summary,  # noqa: F401
+                      shipped_table, show_shipped, side_by_side, table_lines)  # notebooks import them from here
+from .stats import bootstrap_interval, fmt_cell, fmt_diff, mean_sd, paired_interval
 
 #: Per scale: the budget every run of a table shares, and the seeds per row (``options.BUDGETS``, where
 #: they are explained). The frozen baseline drops --epochs: its heads train for 10 epochs on cached features.
@@ -380,20 +381,6 @@ def paired_difference(out: Path, row: Row, parent: Row, pairs: list, key: str) -
     return f"1 seed, no interval ({why})", (new[key] - old[key], math.nan, math.nan)
 
 
-def fmt_cell(record: dict, key: str) -> str:
-    if key not in record or pd.isna(record.get(key)):
-        return ""
-    return f"{record[key]:.3f} ± {record[f'{key}_sd']:.3f}"
-
-
-def fmt_diff(record: dict, key: str) -> str:
-    if f"d_{key}" not in record or pd.isna(record.get(f"d_{key}")):
-        return ""
-    mean, low, high = record[f"d_{key}"], record[f"d_{key}_low"], record[f"d_{key}_high"]
-    mark = " *" if significant(low, high) else ""
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
-
-
 def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int, machines: list[dict | None] = (),
              mismatched: list[str] = ()) -> str:
     """The table as Markdown, with a header saying how it was made: the budget as the runs were given it
@@ -447,106 +434,3 @@ def write_table(table: str, scale: str, seeds: int, out: Path) -> str:
                   for label, runs in per_seed.items()},
          "summary": summary.to_dict(orient="records")}, indent=1, default=float))
     return text
-
-
-# --- what ships with the package --------------------------------------------------------------
-SHIPPED = RESULTS
-
-
-def shipped_table(table: str, scale: str = "laptop") -> str:
-    """The Markdown of a table measured by the course and shipped in ``mtl_lib/results/`` (``shipped.read_table``)."""
-    text = read_table(f"{table}-{scale}", SHIPPED)
-    if text is None:
-        have = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.md"))) or "none"
-        raise FileNotFoundError(f"No shipped table {table}-{scale}.md (shipped: {have}). Make it with "
-                                f"`python -m mtl_lib reproduce {table} --scale {scale} --out DIR`.")
-    return text
-
-
-def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
-    """A shipped table's rows as a DataFrame (means, sds, paired differences and their intervals)."""
-    path = SHIPPED / f"{table}-{scale}.json"
-    if not path.exists():
-        shipped_table(table, scale)  # the same helpful error
-    return pd.DataFrame(json.loads(path.read_text())["summary"]).set_index("row")
-
-
-#: Our row -> the paper's (table number, row label) that measured the same change.
-PAPER_ROWS = {
-    "table1": {"frozen baseline": (1, "baseline (frozen encoder)"),
-               **{f"sequential {o.replace(',', ' > ')}": (1, f"sequential {o.replace(',', ' > ')}") for o in ORDERS},
-               "summed": (1, "summed")},
-    "table2": {"summed, linear STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
-    "table3": {"summed": (3, "without PCGrad"), "+ PCGrad": (3, "with PCGrad")},
-    "table4": {"PCGrad": (4, "without SMART"), "+ SMART, same dropout masks": (4, "with SMART"),
-               "+ SMART, independent masks": (4, "with SMART")},
-    "ladder": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
-               "+ cosine STS head": (2, "cosine STS head"), "+ PCGrad": (3, "with PCGrad"),
-               "+ SMART": (4, "with SMART")},
-}
-
-
-def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Our rows (mean ± sd over seeds, paired Δ with its 95 % interval) beside the paper's single runs.
-
-    ``summary``: a ``summarize`` result; default: the table shipped for ``scale``. The paper's
-    Δ is its row minus the row before it in its own table (one run each: no interval exists).
-    """
-    from .paper import paper_table
-
-    summary = shipped_summary(table, scale) if summary is None else summary.set_index("row")
-    rows = []
-    for label, record in summary.iterrows():
-        record = {"row": label, **record.to_dict()}
-        out = {"row": label, "ours: overall": fmt_cell(record, "overall"), "ours: Δ overall [95 %]": fmt_diff(record, "overall")}
-        number, paper_label = PAPER_ROWS.get(table, {}).get(label, (None, None))
-        if number is not None:
-            ptable = paper_table(number)
-            position = list(ptable.index).index(paper_label)
-            out["paper: overall"] = f"{ptable.loc[paper_label, 'overall']:.3f}"
-            if position > 0 and number != 1:
-                out["paper: Δ overall (1 run)"] = f"{ptable['overall'].iloc[position] - ptable['overall'].iloc[0]:+.3f}"
-            elif number == 1 and paper_label != "baseline (frozen encoder)":
-                base = ptable.loc["baseline (frozen encoder)", "overall"]
-                out["paper: Δ overall (1 run)"] = f"{ptable.loc[paper_label, 'overall'] - base:+.3f}"
-        rows.append(out)
-    return pd.DataFrame(rows).set_index("row").fillna("")
-
-
-def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> pd.DataFrame:
-    """For notebooks: say which shipped table this is (command, budget, seeds, hardware: measured
-    by the course, not run in this notebook) and return it beside the paper's figures; with
-    ``per_task`` the four scores (mean ± sd) and their paired Δ instead."""
-    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:6]]
-    print(f"Read from the package (mtl_lib/results/{table}-{scale}.md), not run here:")
-    print("\n".join(header))
-    if not per_task:
-        return side_by_side(table, scale)
-    summary = shipped_summary(table, scale)
-    records = {label: {"vs": rec["extends"], **{name: fmt_cell({"row": label, **rec}, key) for key, name in
-                       (("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_corr", "STS r"),
-                        ("overall", "overall"))},
-                       **{f"Δ {name}": fmt_diff(rec, key) for key, name in
-                          (("sst_acc", "SST"), ("para_acc", "Quora"), ("sts_corr", "STS r"), ("overall", "overall"))}}
-               for label, rec in summary.to_dict(orient="index").items()}
-    return pd.DataFrame.from_dict(records, orient="index")
-
-
-README_BEGIN, README_END = "<!-- reproduce tables: begin -->", "<!-- reproduce tables: end -->"
-
-
-def table_lines(text: str) -> list[str]:
-    """The Markdown table of a shipped table's text (its header row, rule and rows)."""
-    return [line for line in text.splitlines() if line.startswith("|")]
-
-
-def readme_block(scale: str = "laptop") -> str:
-    """The README's seed-averaged results: the shipped ladder and Table 1, with how they were made."""
-    ladder, table1 = shipped_table("ladder", scale), shipped_table("table1", scale)
-    header = ladder.splitlines()[2:6]
-    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-09; "
-                      "the paired Δ and its 95 % interval are explained in `mtl_lib/reproduce.py`):", "",
-                      *(line.rstrip() for line in header), "", "The ladder, one thing added per rung, and each "
-                      "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
-                      *table_lines(ladder), "", "Table 1 at the same budget:", "", *table_lines(table1), "",
-                      README_END])
