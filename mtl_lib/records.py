@@ -15,7 +15,9 @@ import platform
 from datetime import date
 from pathlib import Path
 
-from . import options
+import torch
+
+from . import __version__, options
 
 #: What a run's metrics.json records about its configuration (``resolved_config``).
 CONFIG_KEYS = ("method", "tasks", "scale_config", "head_config", "train_config")
@@ -67,10 +69,6 @@ def cpu_name() -> str:
 def machine_record(device=None) -> dict:
     """Where and when a run trains: recorded in its metrics.json at the end of the run, and shown in the
     header of every table the run enters (not the machine that writes the table)."""
-    import torch
-
-    from . import __version__
-
     device = torch.device(device or "cpu")
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"{cpu_name()}, {os.cpu_count()} cores" + (" (mps)" if device.type == "mps" else ""))

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .budgets import expected_time
 from .options import BUDGETS, SCALES, Scale, get_scale  # noqa: F401 - their old home: notebooks import them here
+from .train import amp_dtype
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where the course lives on GitHub, and the ref (a tag or a commit) that Colab installs and opens:
@@ -87,8 +89,6 @@ class Context:
     @property
     def train_dtype(self) -> torch.dtype:
         """The autocast dtype training uses here: bf16 on Ampere and later, fp16 on a T4, fp32 on a CPU."""
-        from .train import amp_dtype
-
         return amp_dtype(self.device, True) or torch.float32
 
     def __str__(self) -> str:
@@ -117,8 +117,6 @@ def setup(scale: str | None = None, seed: int = 0, device: str | None = None,
         scale = "colab"
     notebook = notebook[:2] if notebook else None
     chosen = notebook_scale(get_scale(scale), notebook)
-    from .budgets import expected_time
-
     ctx = Context(device=dev, scale=chosen, seed=seed, notebook=notebook,
                   expected=expected_time(notebook, chosen.name, dev.type))
     seed_everything(seed)
