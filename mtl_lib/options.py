@@ -179,7 +179,7 @@ def _pair_tasks(text: str) -> tuple[str, ...]:
 
 
 #: The help of each option of a dataclass field (its flag is --field-name; default and choices come from
-#: the field). A field missing here cannot be set from the command line: ``NOT_OPTIONS`` says why.
+#: the field). Every field needs one, unless ``NOT_OPTIONS`` says why it is no option (tests/test_options.py).
 HELP = {
     # the model (HeadConfig)
     "checkpoint": "all-MiniLM-L6-v2, bert-base-uncased or a folder",
@@ -255,6 +255,7 @@ GROUPS = {"beyond the paper (notebook 09)": ("loss_weighting", "task_weights", "
 
 
 def shown(value) -> str:
+    """A default as help shows it: 0.0001 -> 1e-04, 'cosine' -> cosine."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -270,6 +271,7 @@ def config_fields() -> list:
 
 
 def field_default(f):
+    """A dataclass field's default value (its factory's, for a dict or list)."""
     return f.default_factory() if f.default is MISSING else f.default
 
 
