@@ -1,5 +1,5 @@
 """The arithmetic of a training schedule: examples per task per step, steps per epoch and phase, the
-learning rate at each step, and per encoder layer.
+learning rate at each step, and per encoder layer (the optimizer's parameter groups).
 
 Pure functions of the task sizes and a ``TrainConfig`` (``mtl_lib.train``, which explains the options:
 ``sampling``, ``schedule``, ``warmup``, ``layer_decay``), so that a notebook can ask what a run will do
@@ -90,3 +90,15 @@ def layer_rates(encoder, lr: float, decay: float) -> list:
     return ([(encoder.embeddings, lr * decay ** n)]
             + [(layer, lr * decay ** (n - 1 - k)) for k, layer in enumerate(encoder.layers)]
             + [(m, lr) for m in top])
+
+
+def parameter_groups(model, cfg) -> list[dict]:
+    """The optimizer's parameter groups of a ``MultitaskBert``: the encoder by layer (``layer_rates``) at
+    ``cfg.lr``, the heads at ``cfg.head_lr``; in each, the weight matrices with ``cfg.weight_decay`` and
+    the biases and LayerNorm weights without. Frozen parameters are left out."""
+    groups = []
+    for part, lr in (*layer_rates(model.encoder, cfg.lr, cfg.layer_decay), (model.heads, cfg.head_lr)):
+        params = [p for p in part.parameters() if p.requires_grad]
+        groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr, "weight_decay": cfg.weight_decay},
+                   {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
+    return groups

@@ -210,12 +210,7 @@ class Trainer:
         self.pin = self.device.type == "cuda"
         self.model.to(self.device)
         distributed.broadcast_parameters(self.model)  # torchrun: every rank starts from rank 0's weights
-        groups = []  # encoder layers / heads x weight decay / none (biases, LayerNorm)
-        for part, lr in (*layer_rates(model.encoder, cfg.lr, cfg.layer_decay), (model.heads, cfg.head_lr)):
-            params = [p for p in part.parameters() if p.requires_grad]
-            groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr,
-                        "weight_decay": cfg.weight_decay},
-                       {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
+        groups = schedule.parameter_groups(model, cfg)
         self.weighting = None
         if cfg.loss_weighting == "uncertainty":
             self.weighting = UncertaintyWeights(list(train)).to(self.device)
