@@ -40,10 +40,10 @@ import torch.nn.functional as F
 
 from .batches import collate
 from .bert import BertModel
-from .checkpoints import resolve_checkpoint
+from .pretrained import resolve_checkpoint
 from .data import TASKS, load_task
 from .encode import encode, pool
-from .features import train_frozen_heads
+from .frozen import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
 from .timing import synchronize as sync
 from .tokenizer import load_tokenizer
@@ -205,7 +205,8 @@ def bench_steps(batch_size: int = 32, max_length: int = 128, repeats: int = 5, d
     for name, options in variants.items():
         torch.manual_seed(0)
         cfg = TrainConfig(batch_size=batch_size, max_length=max_length, precision=precision, **options)
-        trainers[name] = Trainer(MultitaskBert.from_pretrained(), tok, {}, {}, cfg, device=device, progress=False)
+        model = MultitaskBert.from_pretrained(HeadConfig(pair_features="concat", sts_head="linear"))  # as measured
+        trainers[name] = Trainer(model, tok, {}, {}, cfg, device=device, progress=False)
         trainers[name].model.train()
     fns = {name: (lambda r, t=trainer: t.update(t.losses(batches[r]))) for name, trainer in trainers.items()}
     seconds = interleaved(fns, repeats, device)
@@ -227,7 +228,7 @@ def frozen_baseline(rows: int, device, data_dir=None, epochs: int = 10, precisio
     tok = load_tokenizer()
     train = {t: load_task(t, "train", data_dir, limit=rows) for t in TASKS}
     dev = {t: load_task(t, "dev", data_dir, limit=rows) for t in TASKS}
-    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich"))
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich", sts_head="linear"))
     metrics, _ = train_frozen_heads(model, tok, train, dev, epochs=epochs, cache_dir=False, device=device, precision=precision,
                                     progress=False)
     cached = metrics["encode_seconds"] + metrics["train_seconds"]

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadSelfAttention
-from .checkpoints import read_config, read_weights, resolve_checkpoint, to_minbert_names
+from .pretrained import read_config, read_weights, resolve_checkpoint, to_minbert_names
 
 
 @dataclass

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .options import BUDGETS, SCALES
+
 # --- the cost model -------------------------------------------------------------------------------
 # Padded tokens of one summed step with 32 rows per task (SST 32 + Quora 64 + STS 64 sentences, each batch
 # padded to its longest), measured on the first batches of the training files by ``bench --only colab``.
@@ -77,7 +79,7 @@ class Work:
     note: str
 
 
-# The colab budgets (the Scale each notebook's setup cell gets, ``setup.COLAB_BUDGETS``) and the work they
+# The colab budgets (the Scale each notebook's setup cell gets, ``options.BUDGETS['colab']['notebooks']``) and the work they
 # imply, counted from each notebook's training cells at that budget.
 NOTEBOOK_WORK = {
     "00": Work(0, 0, "data tour; no model training"),
@@ -104,8 +106,8 @@ NOTEBOOK_WORK = {
 # and 200 dev rows per task (4,500 sentences with the final scoring); the SMART modes (none / same / independent
 # masks: 1 + 2 + 2) of 16 steps without test predictions; the final model, 63 steps, scored on 1,000 dev rows
 # per task and predicting the official test files (SST 2,210 + Quora 40,431 pairs + STS 1,725 pairs).
-SWEEP_BUDGET_COLAB = {"max_examples": 256, "dev_examples": 200, "epochs": 1}
-MODES_BUDGET_COLAB = ["--max-examples", "512", "--dev-examples", "500", "--epochs", "1", "--no-test-predictions"]
+SWEEP_BUDGET_COLAB = BUDGETS["colab"]["sweep"]
+MODES_BUDGET_COLAB = BUDGETS["colab"]["modes"]
 SWEEP_WORK = Work(36 * 8 * 2 + 16 * 5 + 63, 36 * 4_500 + 3 * 7_500 + 12_500 + 86_500,
                   "36-run sweep of 8 steps, 3 SMART-mode runs of 16 steps, final model of 63 steps + test files")
 NOTEBOOK_WORK["08"] = SWEEP_WORK
@@ -188,8 +190,6 @@ def colab_disk_bytes(sweep_checkpoint_bytes: int = 0) -> dict[str, int]:
     (``peak``): ``kept`` plus the largest file written and deleted on the way, notebook 03's temporary feature
     cache (2,000 training and 1,000 dev rows per task, 5 sentences a row) or ``sweep_checkpoint_bytes``, what
     one sweep run writes and deletes (nothing when its runs keep no weights)."""
-    from .setup import SCALES
-
     colab = SCALES["colab"]
     runs = sum(count for count, _ in COLAB_RUNS.values())
     weights = sum(kept for _, kept in COLAB_RUNS.values())

@@ -79,7 +79,7 @@ def enable_autoreload() -> bool:
 def offer_drive_runs(notebook: str | None, ask=input) -> Path | None:
     """On Colab, for a notebook that keeps runs (``budgets.SAVES_RUNS``) and unless ``MTL_RUNS_DIR`` is set:
     ask whether to keep them on Google Drive; if yes, mount it and point ``MTL_RUNS_DIR`` at
-    ``DRIVE_RUNS`` there (``runs.runs_dir`` reads it). Returns that folder, or None."""
+    ``DRIVE_RUNS`` there (``run_folder.runs_dir`` reads it). Returns that folder, or None."""
     from .budgets import SAVES_RUNS
 
     if os.environ.get("MTL_RUNS_DIR") or notebook not in SAVES_RUNS:

@@ -40,11 +40,11 @@ def head_texts(head: HeadConfig) -> dict[str, str]:
 
 
 def draw_model(head: HeadConfig | None = None, layers: int | None = None, ax=None):
-    """Draw the multi-task model of ``head`` (default: the paper's ``HeadConfig()``); return the figure.
+    """Draw the multi-task model of ``head`` (default: the paper's pair features and STS head, ``pair_features="concat", sts_head="linear"``); return the figure.
 
     ``layers``: the number of Transformer layers to print (6 for MiniLM, 12 for bert-base); None: "L".
     """
-    head = head or HeadConfig()
+    head = head or HeadConfig(pair_features="concat", sts_head="linear")
     if ax is None:
         fig, ax = plt.subplots(figsize=(11, 6.2))
     fig = ax.figure

@@ -162,6 +162,14 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame({"id": ids, "prediction": values})
 
 
+def run_predictions(run_dir: str | Path, split: str = "dev") -> dict[str, np.ndarray]:
+    """The predictions a run wrote for ``split`` (``RUN/predictions/<task>-<split>-output.csv``, read by
+    ``read_predictions``), task -> values in file order; tasks without a file are left out."""
+    folder = Path(run_dir) / "predictions"
+    return {task: read_predictions(path)["prediction"].to_numpy()
+            for task in PREDICTION_COLUMNS if (path := folder / f"{task}-{split}-output.csv").exists()}
+
+
 def results_table(rows: dict[str, dict]) -> pd.DataFrame:
     """Named metric dicts -> a DataFrame with one row per run and the metric columns."""
     columns = ["sst_acc", "para_acc", "sts_corr", "overall"]

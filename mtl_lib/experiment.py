@@ -6,13 +6,22 @@ sequential or summed) -> score dev -> write predictions for dev and test ->
 machine it ran on (hardware, torch, mtl_lib, date: ``records.machine_record``).
 Notebooks call ``run_experiment`` too, so a notebook and the command line
 can never disagree about what a run is.
+
+``run_command`` is the one way a train command (``["train", ...]``, the command line's words) is
+launched: by the command line, by notebooks (``train_or_load``) and by ``reproduce``'s tables. It
+raises what went wrong; only the command line turns that into one printed line and an exit code.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import gc
 import json
+import os
 import shutil
 import time
+import traceback
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -24,16 +33,19 @@ from . import distributed
 from .analysis import confusion_matrix
 from .data import TASKS, load_task, resolve_data_dir
 from .evaluate import collapse_reasons, evaluate, predict, write_predictions
-from .features import train_frozen_heads
+from .frozen import train_frozen_heads
 from .model import HeadConfig, MultitaskBert
+from .options import METHODS, Scale, get_scale, resolve, trainer_config, train_parser
+from .plots import plot_training_curves
 from .precision import autocast_dtype, name as precision_name
 from .records import machine_record
-from .runs import damaged, has_checkpoint, load_checkpoint, save_weights, write_json
-from .setup import Scale, get_scale, seed_everything
+from .report import print_metrics, print_written, save_figure, wide_history
+from .run_folder import (damaged, drop_optimizer_state, has_checkpoint, load_checkpoint, read_state, save_weights,
+                   write_json)
+from .setup import get_device, seed_everything
 from .tokenizer import load_tokenizer
 from .train import Trainer, TrainConfig
 
-METHODS = ("baseline", "sequential", "summed", "pcgrad")
 #: What a run keeps of its model (``run_experiment``'s ``weights``): "all" - checkpoints while it trains (it can
 #: resume), the weights at the end; "final" - only the finished model's weights, written once, no optimizer
 #: state (nothing to resume); "none" - no weights at all: scores, history and predictions only (a notebook's
@@ -126,8 +138,7 @@ def run_experiment(out: str | Path, method: str = "summed", scale: str | Scale |
         extra.update(encode_seconds=frozen["encode_seconds"], head_train_seconds=frozen["train_seconds"])
         torch.save(model.heads.state_dict(), out / "heads.pt")
     else:
-        wanted = {"method": "summed", "pcgrad": True} if method == "pcgrad" else {"method": method}
-        train_cfg = TrainConfig(**{**asdict(train_cfg), **wanted})
+        train_cfg = trainer_config(method, train_cfg)
         trainer = Trainer(model, tok, train, dev, train_cfg, device=device, progress=progress,
                           run_dir=out if weights == "all" else None)  # no run folder: no checkpoints
         history = trainer.fit(resume=resume)
@@ -235,6 +246,109 @@ def evaluate_run(run: str | Path, data_dir=None, device=None, progress: bool = F
     return metrics, out
 
 
+#: What train and evaluate write into a run folder, removed by --force before it trains again.
+RUN_FILES = ("metrics.json", "checkpoint", ".checkpoint-old", ".checkpoint-damaged", "heads.pt", "predictions",
+             "curves.png", "confusion-sst.png", "eval-*")
+
+
+class UserError(Exception):
+    """A run refused, with what to do instead (the command line prints it as one line, no traceback)."""
+
+
+def check_out_folder(out: Path, force: bool, resume: bool) -> None:
+    """Refuse to train over a run in ``out`` unless told what to do with it (--force or --resume)."""
+    if resume or force:
+        return
+    if (out / "metrics.json").exists():
+        overall = json.loads((out / "metrics.json").read_text()).get("overall")
+        scores = f" (dev overall {overall:.4f})" if isinstance(overall, float) else ""
+        raise UserError(f"{out} already holds a finished run{scores}. To train it again from scratch add "
+                        "--force (it deletes that run), --resume to score it again, or choose another --out.")
+    if has_checkpoint(out):
+        state = read_state(out)
+        raise UserError(f"{out} holds an interrupted run (saved after epoch {state['epoch']} of "
+                        f"{state['train_config']['epochs']}). Add --resume to continue it, or --force to "
+                        "start again from scratch.")
+
+
+@contextlib.contextmanager
+def own_words():
+    """Inside: no warning about missing test files (``print_written`` says it, naming --data-dir)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No test predictions")
+        yield
+
+
+def run_command(argv: list[str]) -> dict:
+    """Run ``python -m mtl_lib train ...`` here (``argv``: its words, starting with ``train``); return the
+    run's metrics. Whatever fails is raised as it is (a usage error: argparse's SystemExit)."""
+    if not argv or argv[0] != "train":
+        raise ValueError(f"{' '.join(argv)!r} is not a train command: give the words of `python -m mtl_lib "
+                         "train ...`, starting with 'train'.")
+    return train_from_options(train_parser().parse_args(argv[1:]))
+
+
+def train_from_options(args: argparse.Namespace) -> dict:
+    """The train command with its options parsed: refuse to overwrite a run unless told to (--force,
+    --resume), train (joining torchrun's group if there is one), then draw the curves, print the scores
+    and say what was written. Returns the metrics."""
+    out = Path(args.out)
+    check_out_folder(out, args.force, args.resume)
+    scale, head, cfg = resolve(args)
+    device = distributed.init(get_device(args.device, verbose=False))  # torchrun: join the group
+    try:
+        if args.force and distributed.is_main():
+            for path in (p for name in RUN_FILES for p in out.glob(name)):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        with own_words():
+            metrics = run_experiment(out, args.method, scale, head, cfg, data_dir=args.data_dir,
+                                     device=device, resume=args.resume, baseline_epochs=args.epochs or 10,
+                                     test_predictions=args.test_predictions, tasks=args.tasks,
+                                     weights=args.weights)
+        if distributed.is_main():
+            if not args.keep_optimizer:
+                drop_optimizer_state(out)
+            history = wide_history(pd.DataFrame(metrics.get("history", [])))
+            if any(c.startswith("dev_") for c in history):
+                save_figure(plot_training_curves(history, title=f"{out.name}: train vs dev",
+                                                 losses=metrics.get("loss_history")), out / "curves.png")
+            print_metrics(metrics)
+            print_written(out, metrics, ["metrics.json", "curves.png", "heads.pt"], args.keep_optimizer)
+    finally:
+        distributed.close()
+    return metrics
+
+
+def run_logged(argv: list[str], log_path: Path) -> Exception | None:
+    """Run a train command in this process (``run_command``) with its output, without progress bars, in
+    ``log_path``: the tables' and the sweep's runs. Returns the exception it failed with (its traceback
+    in the log), None if it finished; Ctrl-C still stops everything."""
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+            no_progress_bars():
+        try:
+            run_command(argv)
+            return None
+        except Exception as err:  # noqa: BLE001 - one failed run must not end a table or a sweep
+            traceback.print_exc(file=log)
+            return err
+        finally:
+            gc.collect()
+
+
+@contextlib.contextmanager
+def no_progress_bars():
+    """Inside: ``TQDM_DISABLE=1`` (``mtl_lib.progress``); the earlier value after."""
+    saved = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = saved
+
+
 def train_or_load(args: list[str], out: str | Path, weights: str = "none") -> dict:
     """Load-or-train for notebooks: the metrics of ``python -m mtl_lib ARGS --out OUT``.
 
@@ -242,10 +356,9 @@ def train_or_load(args: list[str], out: str | Path, weights: str = "none") -> di
     ``weights`` (``WEIGHTS``): what the run keeps of its model. A notebook's runs keep scores, history and
     predictions, not weights ("none"), unless the notebook loads the model again ("final"; a finished run
     without its weights is then trained again); "all" also resumes an interrupted run from its last
-    checkpoint. It is not part of the command that ``command.json`` records.
+    checkpoint. It is not part of the command that ``command.json`` records. A failing run raises its own
+    exception (``run_command``).
     """
-    from .cli import main as cli_main
-
     out = Path(out)
     args = [*args, "--out", str(out)]
     command_file = out / "command.json"
@@ -257,6 +370,5 @@ def train_or_load(args: list[str], out: str | Path, weights: str = "none") -> di
             shutil.rmtree(out, ignore_errors=True)  # another configuration's run: start clean
             out.mkdir(parents=True)
             command_file.write_text(json.dumps(args))
-        if cli_main([*args, "--weights", weights, "--resume"]) != 0:
-            raise RuntimeError(f"python -m mtl_lib {' '.join(args)} failed (see the error above).")
+        run_command([*args, "--weights", weights, "--resume"])
     return json.loads((out / "metrics.json").read_text())

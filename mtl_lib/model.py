@@ -38,16 +38,20 @@ from .encode import POOLINGS, pool
 
 TASK_NAMES = ("sst", "para", "sts")
 STS_MAX = 5.0
+PAIR_FEATURES = ("concat", "rich")  # [u; v], or [u; v; |u-v|; u*v]
+STS_HEADS = ("linear", "cosine")  # an MLP on the pair features, or 5 x cos(u, v) (Equation 2)
 
 
 @dataclass
 class HeadConfig:
-    """The choices that shape the model on top of the encoder."""
+    """The choices that shape the model on top of the encoder. The defaults are the course's recipe
+    (``options.RECIPES["course"]``); the paper's starting model is ``pair_features="concat",
+    sts_head="linear", pooling="pooler"``."""
 
     checkpoint: str = "all-MiniLM-L6-v2"
     pooling: str = "mean"  # "cls", "pooler" or "mean"
-    pair_features: str = "concat"  # "concat" ([u; v]) or "rich" ([u; v; |u-v|; u*v])
-    sts_head: str = "linear"  # "linear" or "cosine"
+    pair_features: str = "rich"  # "concat" ([u; v]) or "rich" ([u; v; |u-v|; u*v])
+    sts_head: str = "cosine"  # "linear" or "cosine"
     dropout: float = 0.1  # heads and encoder (hidden and attention dropout)
     head_hidden: int = 256
     cross_encode: tuple = ()  # pair tasks read as one sequence [CLS] a [SEP] b [SEP] (see join_pairs)
@@ -61,8 +65,7 @@ class HeadConfig:
         if "sts" in self.cross_encode and self.sts_head == "cosine":
             raise ValueError("cross_encode includes sts, but sts_head='cosine' needs two separate embeddings "
                              "(Equation 2): use sts_head='linear' with a cross-encoded STS, or cross-encode para only.")
-        checks = {"pooling": POOLINGS, "pair_features": ("concat", "rich"),
-                  "sts_head": ("linear", "cosine")}
+        checks = {"pooling": POOLINGS, "pair_features": PAIR_FEATURES, "sts_head": STS_HEADS}
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {', '.join(allowed)}.")

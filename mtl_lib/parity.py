@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from .bert import BertModel
-from .checkpoints import resolve_checkpoint
+from .pretrained import resolve_checkpoint
 from .timing import synchronize
 
 

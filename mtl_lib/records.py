@@ -10,18 +10,20 @@ spelling of the flags that asked for it, and not for a command whose defaults ha
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import platform
 from datetime import date
 from pathlib import Path
 
+import torch
+
+from . import __version__, options
+
 #: What a run's metrics.json records about its configuration (``resolved_config``).
 CONFIG_KEYS = ("method", "tasks", "scale_config", "head_config", "train_config")
-#: Not compared: run_experiment rewrites these from ``method`` (pcgrad -> summed + pcgrad), which is
-#: compared itself; and the scale's description, which is not part of what it computes.
-IGNORED_OPTIONS = {"train_config.method", "train_config.pcgrad", "scale_config.notes"}
+#: Not compared: the scale's description, which is not part of what it computes. (The loop a method
+#: trains with, ``train_config.method`` and ``.pcgrad``, is resolved as the run records it: ``options.loop_options``.)
+IGNORED_OPTIONS = {"scale_config.notes"}
 
 
 def flatten(options: dict) -> dict:
@@ -46,31 +48,10 @@ def config_differences(metrics: dict, expected: dict) -> list[str]:
             if key not in IGNORED_OPTIONS and saved[key] != wanted[key]]
 
 
-@functools.lru_cache(maxsize=1)
-def _parser():
-    from .cli import build_parser
-
-    return build_parser()
-
-
 def resolved_config(args: list[str]) -> dict:
     """What ``python -m mtl_lib train ...`` (``args``, starting with ``train``) records as its configuration
-    in metrics.json (``CONFIG_KEYS``), every option it leaves out at its current default. Trains nothing."""
-    from dataclasses import asdict
-
-    from .cli import RECIPES, apply_recipe, run_setup
-    from .data import TASKS
-    from .setup import get_scale
-
-    if not args or args[0] != "train":
-        raise ValueError(f"{' '.join(args)!r} is not a train command: only `python -m mtl_lib train ...` "
-                         "records a configuration to compare.")
-    parsed = _parser().parse_args([*args, "--out", "-"])  # where it would go does not change what it computes
-    apply_recipe(parsed, RECIPES[parsed.recipe])
-    scale, head, cfg = run_setup(parsed, get_scale(parsed.scale), parsed.lr, parsed.smart_lambda, parsed.dropout)
-    record = {"method": parsed.method, "tasks": [t for t in TASKS if t in (parsed.tasks or TASKS)],
-              "scale_config": asdict(scale), "head_config": head.to_dict(), "train_config": asdict(cfg)}
-    return json.loads(json.dumps(record, default=str))  # as metrics.json reads back (tuples become lists)
+    in metrics.json (``CONFIG_KEYS``), every option it leaves out at its current default (``options``)."""
+    return options.resolved_config(args)
 
 
 # --- the machine ------------------------------------------------------------------------------
@@ -88,10 +69,6 @@ def cpu_name() -> str:
 def machine_record(device=None) -> dict:
     """Where and when a run trains: recorded in its metrics.json at the end of the run, and shown in the
     header of every table the run enters (not the machine that writes the table)."""
-    import torch
-
-    from . import __version__
-
     device = torch.device(device or "cpu")
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"{cpu_name()}, {os.cpu_count()} cores" + (" (mps)" if device.type == "mps" else ""))

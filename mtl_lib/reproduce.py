@@ -32,12 +32,13 @@ trained with (``BASE``).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
-import subprocess
-import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,19 +46,16 @@ import numpy as np
 import pandas as pd
 
 from . import locks, records
-from .evaluate import METRIC_NAMES, metric, overall_score, read_predictions
-from .stats import bootstrap_interval, mean_sd, paired_interval, significant
+from .evaluate import METRIC_NAMES, metric, overall_score, run_predictions
+from .experiment import load_dev, run_logged
+from .options import budgets
+from .shipped import (README_BEGIN, README_END, SHIPPED, PAPER_ROWS, readme_block, shipped_summary,  # noqa: F401
+                      shipped_table, show_shipped, side_by_side, table_lines)  # notebooks import them from here
+from .stats import bootstrap_interval, fmt_cell, fmt_diff, mean_sd, paired_interval
 
-#: Per scale: the flags every run of a table shares (the frozen baseline drops --epochs: its heads
-#: train for 10 epochs on cached features). Laptop: 512 training rows per task in steps of 8 rows of
-#: every task, one epoch (64 summed steps, about 2 min per run on one core of the 2-core CPU, so
-#: that the ~100 runs of ``all`` at 3 seeds take about 2 hours on its two cores); 600 dev rows per task.
-BUDGETS = {
-    "smoke": {"max_examples": 48, "dev_examples": 48, "batch_size": 16, "epochs": 1, "seeds": 2},
-    "laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1, "seeds": 3},
-    "colab": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
-    "full": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
-}
+#: Per scale: the budget every run of a table shares, and the seeds per row (``options.BUDGETS``, where
+#: they are explained). The frozen baseline drops --epochs: its heads train for 10 epochs on cached features.
+BUDGETS = budgets("tables")
 #: The ladder's first rung: the paper's starting configuration ([u; v] pair features, a linear STS
 #: head, equal batches of the three tasks, lr 1e-4, dropout 0.1) with mean pooling.
 BASE = ["--recipe", "paper", "--pooling", "mean"]
@@ -200,13 +198,9 @@ def train_run(out: Path, config: str, scale: str, seed: int, extra: list[str]) -
             return "held"
         if status := finished(out, config, scale, seed):  # by another process, since the first look
             return status
-        args = [sys.executable, "-m", "mtl_lib", "train", *run_flags(config, scale, seed), *extra,
-                "--out", str(folder), "--resume"]
-        (folder / "command.json").write_text(json.dumps(args[1:]))
-        with open(folder / "train.log", "w") as log:
-            code = subprocess.call(args, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "TQDM_DISABLE": "1"})
-        return "ran" if code == 0 else "failed"
+        argv = ["train", *run_flags(config, scale, seed), *extra, "--out", str(folder), "--resume"]
+        (folder / "command.json").write_text(json.dumps(argv))
+        return "failed" if run_logged(argv, folder / "train.log") else "ran"
 
 
 def configs_of(table: str) -> list[str]:
@@ -290,15 +284,8 @@ def mismatches(table: str, scale: str, seeds: int, out: Path) -> list[str]:
 
 def dev_gold(metrics: dict, data_dir=None) -> dict[str, pd.DataFrame]:
     """The dev rows a run scored (its scale's seeded cut), with their gold labels, by task."""
-    from .experiment import load_dev
-
     return load_dev(metrics["scale_config"]["dev_examples"], data_dir or metrics.get("data_dir"),
                     metrics.get("tasks", ["sst", "para", "sts"]))
-
-
-def dev_predictions(folder: Path, task: str) -> np.ndarray:
-    path = folder / "predictions" / f"{task}-dev-output.csv"
-    return read_predictions(path)["prediction"].to_numpy(dtype=float)
 
 
 def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, float, float]:
@@ -308,7 +295,7 @@ def paired_bootstrap(new_dir: Path, old_dir: Path, key: str) -> tuple[float, flo
     gold = dev_gold(json.loads((new_dir / "metrics.json").read_text()))
     tasks = [t for t in gold if key in ("overall", METRIC_NAMES[t])]
     labels = {t: gold[t]["label"].to_numpy(dtype=float) for t in tasks}
-    preds = {d: {t: dev_predictions(d, t) for t in tasks} for d in (new_dir, old_dir)}
+    preds = {d: {t: v.astype(float) for t, v in run_predictions(d).items()} for d in (new_dir, old_dir)}
 
     def value(folder: Path, rows: dict) -> float:
         s = {METRIC_NAMES[t]: metric(t, preds[folder][t][rows[t]], labels[t][rows[t]]) for t in tasks}
@@ -365,20 +352,6 @@ def paired_difference(out: Path, row: Row, parent: Row, pairs: list, key: str) -
     return f"1 seed, no interval ({why})", (new[key] - old[key], math.nan, math.nan)
 
 
-def fmt_cell(record: dict, key: str) -> str:
-    if key not in record or pd.isna(record.get(key)):
-        return ""
-    return f"{record[key]:.3f} ± {record[f'{key}_sd']:.3f}"
-
-
-def fmt_diff(record: dict, key: str) -> str:
-    if f"d_{key}" not in record or pd.isna(record.get(f"d_{key}")):
-        return ""
-    mean, low, high = record[f"d_{key}"], record[f"d_{key}_low"], record[f"d_{key}_high"]
-    mark = " *" if significant(low, high) else ""
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
-
-
 def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int, machines: list[dict | None] = (),
              mismatched: list[str] = ()) -> str:
     """The table as Markdown, with a header saying how it was made: the budget as the runs were given it
@@ -432,106 +405,3 @@ def write_table(table: str, scale: str, seeds: int, out: Path) -> str:
                   for label, runs in per_seed.items()},
          "summary": summary.to_dict(orient="records")}, indent=1, default=float))
     return text
-
-
-# --- what ships with the package --------------------------------------------------------------
-SHIPPED = Path(__file__).parent / "results"
-
-
-def shipped_table(table: str, scale: str = "laptop") -> str:
-    """The Markdown of a table measured by the course and shipped in ``mtl_lib/results/``."""
-    path = SHIPPED / f"{table}-{scale}.md"
-    if not path.exists():
-        have = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.md"))) or "none"
-        raise FileNotFoundError(f"No shipped table {path.name} (shipped: {have}). Make it with "
-                                f"`python -m mtl_lib reproduce {table} --scale {scale} --out DIR`.")
-    return path.read_text()
-
-
-def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
-    """A shipped table's rows as a DataFrame (means, sds, paired differences and their intervals)."""
-    path = SHIPPED / f"{table}-{scale}.json"
-    if not path.exists():
-        shipped_table(table, scale)  # the same helpful error
-    return pd.DataFrame(json.loads(path.read_text())["summary"]).set_index("row")
-
-
-#: Our row -> the paper's (table number, row label) that measured the same change.
-PAPER_ROWS = {
-    "table1": {"frozen baseline": (1, "baseline (frozen encoder)"),
-               **{f"sequential {o.replace(',', ' > ')}": (1, f"sequential {o.replace(',', ' > ')}") for o in ORDERS},
-               "summed": (1, "summed")},
-    "table2": {"summed, linear STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
-    "table3": {"summed": (3, "without PCGrad"), "+ PCGrad": (3, "with PCGrad")},
-    "table4": {"PCGrad": (4, "without SMART"), "+ SMART, same dropout masks": (4, "with SMART"),
-               "+ SMART, independent masks": (4, "with SMART")},
-    "ladder": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
-               "+ cosine STS head": (2, "cosine STS head"), "+ PCGrad": (3, "with PCGrad"),
-               "+ SMART": (4, "with SMART")},
-}
-
-
-def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Our rows (mean ± sd over seeds, paired Δ with its 95 % interval) beside the paper's single runs.
-
-    ``summary``: a ``summarize`` result; default: the table shipped for ``scale``. The paper's
-    Δ is its row minus the row before it in its own table (one run each: no interval exists).
-    """
-    from .paper import paper_table
-
-    summary = shipped_summary(table, scale) if summary is None else summary.set_index("row")
-    rows = []
-    for label, record in summary.iterrows():
-        record = {"row": label, **record.to_dict()}
-        out = {"row": label, "ours: overall": fmt_cell(record, "overall"), "ours: Δ overall [95 %]": fmt_diff(record, "overall")}
-        number, paper_label = PAPER_ROWS.get(table, {}).get(label, (None, None))
-        if number is not None:
-            ptable = paper_table(number)
-            position = list(ptable.index).index(paper_label)
-            out["paper: overall"] = f"{ptable.loc[paper_label, 'overall']:.3f}"
-            if position > 0 and number != 1:
-                out["paper: Δ overall (1 run)"] = f"{ptable['overall'].iloc[position] - ptable['overall'].iloc[0]:+.3f}"
-            elif number == 1 and paper_label != "baseline (frozen encoder)":
-                base = ptable.loc["baseline (frozen encoder)", "overall"]
-                out["paper: Δ overall (1 run)"] = f"{ptable.loc[paper_label, 'overall'] - base:+.3f}"
-        rows.append(out)
-    return pd.DataFrame(rows).set_index("row").fillna("")
-
-
-def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> pd.DataFrame:
-    """For notebooks: say which shipped table this is (command, budget, seeds, hardware: measured
-    by the course, not run in this notebook) and return it beside the paper's figures; with
-    ``per_task`` the four scores (mean ± sd) and their paired Δ instead."""
-    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:6]]
-    print(f"Read from the package (mtl_lib/results/{table}-{scale}.md), not run here:")
-    print("\n".join(header))
-    if not per_task:
-        return side_by_side(table, scale)
-    summary = shipped_summary(table, scale)
-    records = {label: {"vs": rec["extends"], **{name: fmt_cell({"row": label, **rec}, key) for key, name in
-                       (("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_corr", "STS r"),
-                        ("overall", "overall"))},
-                       **{f"Δ {name}": fmt_diff(rec, key) for key, name in
-                          (("sst_acc", "SST"), ("para_acc", "Quora"), ("sts_corr", "STS r"), ("overall", "overall"))}}
-               for label, rec in summary.to_dict(orient="index").items()}
-    return pd.DataFrame.from_dict(records, orient="index")
-
-
-README_BEGIN, README_END = "<!-- reproduce tables: begin -->", "<!-- reproduce tables: end -->"
-
-
-def table_lines(text: str) -> list[str]:
-    """The Markdown table of a shipped table's text (its header row, rule and rows)."""
-    return [line for line in text.splitlines() if line.startswith("|")]
-
-
-def readme_block(scale: str = "laptop") -> str:
-    """The README's seed-averaged results: the shipped ladder and Table 1, with how they were made."""
-    ladder, table1 = shipped_table("ladder", scale), shipped_table("table1", scale)
-    header = ladder.splitlines()[2:6]
-    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-09; "
-                      "the paired Δ and its 95 % interval are explained in `mtl_lib/reproduce.py`):", "",
-                      *(line.rstrip() for line in header), "", "The ladder, one thing added per rung, and each "
-                      "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
-                      *table_lines(ladder), "", "Table 1 at the same budget:", "", *table_lines(table1), "",
-                      README_END])

@@ -16,11 +16,15 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .budgets import expected_time
+from .options import BUDGETS, SCALES, Scale, get_scale  # noqa: F401 - their old home: notebooks import them here
+from .train import amp_dtype
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where the course lives on GitHub, and the ref (a tag or a commit) that Colab installs and opens:
@@ -36,54 +40,9 @@ GIT_REF = "v0.1.0"
 STUDENT_COPY = False
 
 
-@dataclass(frozen=True)
-class Scale:
-    """How big a run is. Later notebooks add their own knobs here."""
-
-    name: str
-    checkpoint: str  # a known checkpoint name or a folder
-    max_examples: int | None  # training rows kept per task (None: all)
-    dev_examples: int | None  # dev rows kept per task (None: all)
-    batch_size: int
-    max_length: int  # tokens per sentence after truncation
-    epochs: int
-    notes: str = field(default="", compare=False)
-
-
-SCALES: dict[str, Scale] = {
-    "smoke": Scale("smoke", "all-MiniLM-L6-v2", 64, 64, 16, 64, 1,
-                   "seconds per notebook: CI and nbval"),
-    "laptop": Scale("laptop", "all-MiniLM-L6-v2", 2000, None, 32, 128, 2,
-                    "the embedded MiniLM on a 2-core CPU, under a minute to about 14 minutes a notebook"),
-    "colab": Scale("colab", "bert-base-uncased", 2000, 1000, 32, 128, 1,
-                   "bert-base-uncased on one T4 (fp16), each notebook within 15 minutes"),
-    "full": Scale("full", "bert-base-uncased", None, None, 32, 128, 10,
-                  "bert-base-uncased, all the data, the paper's settings, on a GPU"),
-}
-
-# The colab scale's budget per notebook: the fields of the Scale that ``setup(notebook=...)`` hands that
-# notebook (its cells fall back to ``ctx.scale`` outside smoke and laptop). Sized so that each notebook's
-# work (``mtl_lib.budgets.NOTEBOOK_WORK``) fits 15 minutes on a T4 by the derived step cost.
-COLAB_BUDGETS: dict[str, dict] = {
-    "04": {"max_examples": 1024, "dev_examples": 500},  # 7 runs x 32 steps of 32 rows
-    "05": {"max_examples": 2000, "dev_examples": 1000},  # 2 runs x 63 steps
-    "06": {"max_examples": 1500, "dev_examples": 500},  # 2 runs x 47 steps
-    "07": {"max_examples": 256, "dev_examples": 500},  # 5 runs x 3 epochs x 8 steps
-    "09": {"max_examples": 1024, "dev_examples": 500},  # 2 runs x 32 steps (the levers' run, the final recipe)
-}
-
-
-def get_scale(scale: str | Scale | None = None) -> Scale:
-    """Return the ``Scale`` named by the argument, else ``$MTL_SCALE``, else ``laptop``."""
-    if isinstance(scale, Scale):
-        return scale
-    name = scale or os.environ.get("MTL_SCALE", "laptop")
-    if name not in SCALES:
-        raise ValueError(
-            f"Unknown scale {name!r} (from {'the argument' if scale else 'MTL_SCALE'}); "
-            f"choose one of {', '.join(SCALES)}."
-        )
-    return SCALES[name]
+# How big a run is (``Scale``, ``SCALES``, ``get_scale``) and the colab scale's budget per notebook (the Scale
+# fields ``setup(notebook=...)`` hands it) live with the rest of the run configuration in ``mtl_lib.options``.
+COLAB_BUDGETS: dict[str, dict] = BUDGETS["colab"]["notebooks"]
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -130,8 +89,6 @@ class Context:
     @property
     def train_dtype(self) -> torch.dtype:
         """The autocast dtype training uses here: bf16 on Ampere and later, fp16 on a T4, fp32 on a CPU."""
-        from .train import amp_dtype
-
         return amp_dtype(self.device, True) or torch.float32
 
     def __str__(self) -> str:
@@ -160,8 +117,6 @@ def setup(scale: str | None = None, seed: int = 0, device: str | None = None,
         scale = "colab"
     notebook = notebook[:2] if notebook else None
     chosen = notebook_scale(get_scale(scale), notebook)
-    from .budgets import expected_time
-
     ctx = Context(device=dev, scale=chosen, seed=seed, notebook=notebook,
                   expected=expected_time(notebook, chosen.name, dev.type))
     seed_everything(seed)

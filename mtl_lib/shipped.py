@@ -8,7 +8,10 @@ the student sees every table and plot, and one printed line says what was read r
 Two kinds of shipped result:
 
 * tables - ``mtl_lib/results/<name>.md``, Markdown with a header naming the command, scale,
-  seeds, hardware and date (``read_table``);
+  seeds, hardware and date (``read_table``), written by ``python -m mtl_lib reproduce`` with the
+  per-seed numbers beside them (``.json``); ``shipped_table``, ``shipped_summary``, ``side_by_side``
+  (ours beside the paper's), ``show_shipped`` (a notebook's view) and ``readme_block`` (the
+  README's) show them;
 * runs - ``mtl_lib/results/runs/<key>.json``, the ``metrics.json`` of one ``python -m mtl_lib train``
   command (scores, history, loss history, the configuration it recorded; never weights), written by
   ``ship_run`` and read by ``load_or_train``. A command is served the shipped run whose recorded
@@ -26,7 +29,11 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
+
+from . import experiment, paper
 from .records import CONFIG_KEYS, config_differences, resolved_config
+from .stats import fmt_cell, fmt_diff
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Options that say where a run goes or how it is resumed, not what it computes: not part of the key.
@@ -112,8 +119,6 @@ def load_or_train(args: list[str], out: str | Path, results: Path = RESULTS) -> 
 
     The returned dict is the run's metrics.json; a shipped one also carries ``"shipped": note``.
     """
-    from .experiment import train_or_load
-
     out = Path(out)
     command_file = out / "command.json"
     own_run = (out / "metrics.json").is_file() and command_file.is_file() and \
@@ -125,4 +130,104 @@ def load_or_train(args: list[str], out: str | Path, results: Path = RESULTS) -> 
             print(f"read, not run: the shipped result of `python -m mtl_lib {' '.join(shipped['command'])}` "
                   f"({shipped['note']}); set MTL_USE_SHIPPED=0 to train it here")
             return {**shipped["metrics"], "shipped": shipped["note"]}
-    return train_or_load(args, out)
+    return experiment.train_or_load(args, out)
+
+
+# --- shipped tables: how a notebook and the README show them ---------------------------------------
+SHIPPED = RESULTS  # the folder of the shipped tables (its old name)
+
+
+def shipped_table(table: str, scale: str = "laptop") -> str:
+    """The Markdown of a table measured by the course and shipped in ``mtl_lib/results/`` (``shipped.read_table``)."""
+    text = read_table(f"{table}-{scale}")
+    if text is None:
+        have = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.md"))) or "none"
+        raise FileNotFoundError(f"No shipped table {table}-{scale}.md (shipped: {have}). Make it with "
+                                f"`python -m mtl_lib reproduce {table} --scale {scale} --out DIR`.")
+    return text
+
+
+def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
+    """A shipped table's rows as a DataFrame (means, sds, paired differences and their intervals)."""
+    path = SHIPPED / f"{table}-{scale}.json"
+    if not path.exists():
+        shipped_table(table, scale)  # the same helpful error
+    return pd.DataFrame(json.loads(path.read_text())["summary"]).set_index("row")
+
+
+#: Our row -> the paper's (table number, row label) that measured the same change.
+PAPER_ROWS = {
+    "table1": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
+               **{label: (1, label) for label in paper.TABLES[1]["rows"] if label.startswith("sequential ")}},
+    "table2": {"summed, linear STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
+    "table3": {"summed": (3, "without PCGrad"), "+ PCGrad": (3, "with PCGrad")},
+    "table4": {"PCGrad": (4, "without SMART"), "+ SMART, same dropout masks": (4, "with SMART"),
+               "+ SMART, independent masks": (4, "with SMART")},
+    "ladder": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
+               "+ cosine STS head": (2, "cosine STS head"), "+ PCGrad": (3, "with PCGrad"),
+               "+ SMART": (4, "with SMART")},
+}
+
+
+def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Our rows (mean ± sd over seeds, paired Δ with its 95 % interval) beside the paper's single runs.
+
+    ``summary``: a ``summarize`` result; default: the table shipped for ``scale``. The paper's
+    Δ is its row minus the row before it in its own table (one run each: no interval exists).
+    """
+    summary = shipped_summary(table, scale) if summary is None else summary.set_index("row")
+    rows = []
+    for label, record in summary.iterrows():
+        record = {"row": label, **record.to_dict()}
+        out = {"row": label, "ours: overall": fmt_cell(record, "overall"), "ours: Δ overall [95 %]": fmt_diff(record, "overall")}
+        number, paper_label = PAPER_ROWS.get(table, {}).get(label, (None, None))
+        if number is not None:
+            ptable = paper.paper_table(number)
+            position = list(ptable.index).index(paper_label)
+            out["paper: overall"] = f"{ptable.loc[paper_label, 'overall']:.3f}"
+            if position > 0 and number != 1:
+                out["paper: Δ overall (1 run)"] = f"{ptable['overall'].iloc[position] - ptable['overall'].iloc[0]:+.3f}"
+            elif number == 1 and paper_label != "baseline (frozen encoder)":
+                base = ptable.loc["baseline (frozen encoder)", "overall"]
+                out["paper: Δ overall (1 run)"] = f"{ptable.loc[paper_label, 'overall'] - base:+.3f}"
+        rows.append(out)
+    return pd.DataFrame(rows).set_index("row").fillna("")
+
+
+def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> pd.DataFrame:
+    """For notebooks: say which shipped table this is (command, budget, seeds, hardware: measured
+    by the course, not run in this notebook) and return it beside the paper's figures; with
+    ``per_task`` the four scores (mean ± sd) and their paired Δ instead."""
+    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:6]]
+    print(f"Read from the package (mtl_lib/results/{table}-{scale}.md), not run here:")
+    print("\n".join(header))
+    if not per_task:
+        return side_by_side(table, scale)
+    summary = shipped_summary(table, scale)
+    records = {label: {"vs": rec["extends"], **{name: fmt_cell({"row": label, **rec}, key) for key, name in
+                       (("sst_acc", "SST acc"), ("para_acc", "Quora acc"), ("sts_corr", "STS r"),
+                        ("overall", "overall"))},
+                       **{f"Δ {name}": fmt_diff(rec, key) for key, name in
+                          (("sst_acc", "SST"), ("para_acc", "Quora"), ("sts_corr", "STS r"), ("overall", "overall"))}}
+               for label, rec in summary.to_dict(orient="index").items()}
+    return pd.DataFrame.from_dict(records, orient="index")
+
+
+README_BEGIN, README_END = "<!-- reproduce tables: begin -->", "<!-- reproduce tables: end -->"
+
+
+def table_lines(text: str) -> list[str]:
+    """The Markdown table of a shipped table's text (its header row, rule and rows)."""
+    return [line for line in text.splitlines() if line.startswith("|")]
+
+
+def readme_block(scale: str = "laptop") -> str:
+    """The README's seed-averaged results: the shipped ladder and Table 1, with how they were made."""
+    ladder, table1 = shipped_table("ladder", scale), shipped_table("table1", scale)
+    header = ladder.splitlines()[2:6]
+    return "\n".join([README_BEGIN, "", "**Seed-averaged tables** (`mtl_lib/results/`, read by notebooks 04-09; "
+                      "the paired Δ and its 95 % interval are explained in `mtl_lib/reproduce.py`):", "",
+                      *(line.rstrip() for line in header), "", "The ladder, one thing added per rung, and each "
+                      "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
+                      *table_lines(ladder), "", "Table 1 at the same budget:", "", *table_lines(table1), "",
+                      README_END])

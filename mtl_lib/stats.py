@@ -90,3 +90,25 @@ def bootstrap_interval(score: Callable[[dict], float], sizes: dict[str, int], sa
 def significant(low: float, high: float) -> bool:
     """Whether an interval excludes zero."""
     return low > 0 or high < 0
+
+
+def missing(value) -> bool:
+    """None or NaN: a cell with nothing to show."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_cell(record: dict, key: str) -> str:
+    """A summary row's ``key`` as 'mean ± sd' ('' when it has none)."""
+    if key not in record or missing(record.get(key)):
+        return ""
+    return f"{record[key]:.3f} ± {record[f'{key}_sd']:.3f}"
+
+
+def fmt_diff(record: dict, key: str) -> str:
+    """A summary row's paired difference in ``key`` as '+0.012 [-0.003, +0.027]', with ' *' when the
+    interval excludes 0 ('' when it has none)."""
+    if f"d_{key}" not in record or missing(record.get(f"d_{key}")):
+        return ""
+    mean, low, high = record[f"d_{key}"], record[f"d_{key}_low"], record[f"d_{key}_high"]
+    mark = " *" if significant(low, high) else ""
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"

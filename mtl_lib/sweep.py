@@ -38,7 +38,6 @@ checkpoint is deleted (about 270 MB each for MiniLM) unless ``keep_checkpoints``
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import itertools
 import json
@@ -53,25 +52,20 @@ from pathlib import Path
 import pandas as pd
 from .progress import bar as progress_bar
 
-from .budgets import SWEEP_BUDGET_COLAB
-from .evaluate import PREDICTION_COLUMNS, collapse_reasons, read_predictions
-from .experiment import run_experiment
+from .evaluate import PREDICTION_COLUMNS, collapse_reasons, run_predictions
+from .experiment import run_logged
+from .model import HeadConfig
+from .options import budgets, train_words, trainer_config
 from .records import config_differences, flatten
-from .runs import write_json
+from .run_folder import write_json
 from .setup import get_scale
-from .train import NonFiniteLossError
+from .train import NonFiniteLossError, TrainConfig
 
 #: The paper's grid (Table 6): 3 x 4 x 3 = 36 runs.
 DEFAULT_GRID = {"lr": [1e-3, 1e-4, 1e-5], "smart_lambda": [1.0, 3.0, 5.0, 7.0], "dropout": [0.1, 0.3, 0.5]}
-#: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes).
-#: Laptop: the budget of ``reproduce`` (512 rows per task, 64 steps of 8 rows per task, 600 dev rows), at
-#: which the paraphrase head leaves the majority class; 7 steps (200 rows, batches of 32), this sweep's
-#: earlier budget, left it there in 34 of 36 runs. Measured 4.4 min a run with one core of a 2-core CPU.
-#: Full (bert-base-uncased on a GPU): 63 steps a run and 1000 dev rows per task, so that the
-#: grid is an afternoon's Colab session rather than days; not yet timed.
-SWEEP_BUDGETS = {"laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1},
-                 "colab": SWEEP_BUDGET_COLAB,  # 36 runs of 8 steps: notebook 08 in ~12 min on a T4 (derived)
-                 "full": {"max_examples": 2000, "dev_examples": 1000, "epochs": 1}}
+#: Per-run sizes at each scale under ``--budget sweep`` (scales not listed keep their own sizes):
+#: ``options.BUDGETS``' sweep budgets, where they are explained.
+SWEEP_BUDGETS = budgets("sweep")
 METRICS = ["sst_acc", "para_acc", "sts_corr", "overall", "train_seconds"]
 
 
@@ -176,18 +170,9 @@ def run_config(config: dict, method: str, scale, head, train_cfg) -> dict:
     """What the run of ``config`` records in its metrics.json: method, scale, head and train options."""
     saved = {"method": method, "scale_config": asdict(scale),
              "head_config": asdict(replace(head, dropout=config["dropout"])),
-             "train_config": asdict(replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]))}
+             "train_config": asdict(trainer_config(method, replace(train_cfg, lr=config["lr"],
+                                                                    smart_lambda=config["smart_lambda"])))}
     return json.loads(json.dumps(saved, default=str))  # as it reads back (tuples become lists)
-
-
-def dev_predictions(run_dir: Path) -> dict:
-    """The dev predictions a run wrote (``predictions/<task>-dev-output.csv``), task -> values."""
-    preds = {}
-    for task in PREDICTION_COLUMNS:
-        path = run_dir / "predictions" / f"{task}-dev-output.csv"
-        if path.exists():
-            preds[task] = read_predictions(path)["prediction"].to_numpy()
-    return preds
 
 
 def run_row(run_dir: Path, expected: dict | None = None) -> dict:
@@ -204,7 +189,7 @@ def run_row(run_dir: Path, expected: dict | None = None) -> dict:
         if differences:
             return {"status": "mismatch", "reason": f"{run_dir / 'metrics.json'} is another configuration's: "
                     + "; ".join(differences) + ". Move or delete the folder to train this row."}
-        reasons = metrics["collapsed"] if "collapsed" in metrics else collapse_reasons(dev_predictions(run_dir))
+        reasons = metrics["collapsed"] if "collapsed" in metrics else collapse_reasons(run_predictions(run_dir))
         why = "; ".join(reasons[t] for t in PREDICTION_COLUMNS if reasons.get(t))
         return {**{k: metrics.get(k) for k in METRICS}, "status": "collapsed" if why else "ok", "reason": why}
     if (run_dir / "failure.json").exists():
@@ -214,18 +199,20 @@ def run_row(run_dir: Path, expected: dict | None = None) -> dict:
 
 def train_one(run_dir: Path, config: dict, method: str, scale, head, train_cfg, data_dir, device,
               keep_checkpoint: bool = False) -> None:
-    """One run of the grid; a failure is written to ``failure.json`` instead of being raised."""
-    try:
-        run_experiment(run_dir, method, scale, replace(head, dropout=config["dropout"]),
-                       replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"]),
-                       data_dir=data_dir, device=device, resume=True, progress=False, test_predictions=False,
-                       weights="all" if keep_checkpoint else "none")  # none: no ~270 MB checkpoint written at all
-    except NonFiniteLossError as err:
+    """One run of the grid, launched as its train command (``experiment.run_command``, its output in
+    ``train.log``); a failure is written to ``failure.json`` instead of being raised."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    head = replace(head, dropout=config["dropout"])
+    cfg = replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"])
+    argv = ["train", *train_words(method, scale, head, cfg), "--out", str(run_dir), "--resume",
+            "--no-test-predictions", "--weights", "all" if keep_checkpoint else "none"]  # none: no ~270 MB checkpoint
+    argv += ["--data-dir", str(data_dir)] * bool(data_dir) + ["--device", str(device)] * bool(device)
+    err = run_logged(argv, run_dir / "train.log")
+    if isinstance(err, NonFiniteLossError):
         write_json(run_dir / "failure.json", {"status": "nonfinite", "reason": str(err)})
-    except Exception as err:  # noqa: BLE001 - one bad run must not end the sweep; Ctrl-C still does
+    elif err is not None:
         write_json(run_dir / "failure.json", {"status": "failed", "reason": f"{type(err).__name__}: {err}",
-                                              "traceback": traceback.format_exc()})
-    gc.collect()
+                                              "traceback": "".join(traceback.format_exception(err))})
 
 
 def summary_by_lr(results: pd.DataFrame) -> pd.DataFrame:
@@ -269,14 +256,19 @@ def read_markdown_table(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(io.StringIO("\n".join(body)), sep=r"\s*\|\s*", engine="python")
 
 
+#: Recorded in sweep.json but not compared: the grid sets these per run, and ``method`` (compared) sets pcgrad.
+UNCOMPARED_OPTIONS = {"train.lr", "train.smart_lambda", "head.dropout", "train.pcgrad", "train.extra"}
+
+
 def check_same_options(out: Path, options: dict) -> None:
-    """Save the options shared by every run; refuse to resume a sweep made with others."""
+    """Save the options shared by every run; refuse to resume a sweep made with others (``UNCOMPARED_OPTIONS``
+    aside: a sweep saved before the course recipe became the default recorded other base values for them)."""
     path = out / "sweep.json"
     options = json.loads(json.dumps(options, default=str))  # as it reads back (tuples become lists)
     if path.exists():
         saved = json.loads(path.read_text())
         saved, now = flatten(saved), flatten(options)
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in UNCOMPARED_OPTIONS)
         if changed:
             raise ValueError(f"{out} was swept with other options ({', '.join(changed)} differ; see {path}). "
                              "Use a new --out folder, or the same options to resume.")
@@ -294,9 +286,6 @@ def run_sweep(out: str | Path, grid: dict[str, list[float]] | None = None, metho
     checkpoint is deleted unless ``keep_checkpoints`` (the sweep picks the
     hyperparameters; train the chosen configuration again with ``train``).
     """
-    from .model import HeadConfig
-    from .train import TrainConfig
-
     if method == "baseline":
         raise ValueError("--method baseline has no learning rate or SMART to sweep; use summed, "
                          "sequential or pcgrad.")

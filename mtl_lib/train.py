@@ -16,7 +16,10 @@ option (``sampling``), given as the number of examples per task per step:
 * ``proportional`` - B_t proportional to the task's size n_t;
 * ``annealed``     - B_t proportional to n_t ** alpha, alpha going from 1 to 0.5
   over the epochs (Stickland & Murray 2019): big tasks lead early, then the
-  small ones catch up. The default.
+  small ones catch up.
+
+The defaults of ``TrainConfig`` are the course's recipe (``options.RECIPES["course"]``: equal
+sampling, lr 1e-4); the command line's defaults are the same.
 
 An epoch of the summed loss is as many steps as it takes to show the largest
 task once at its batch size.
@@ -45,7 +48,6 @@ loop runs data-parallel on several processes (``mtl_lib.distributed``).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -56,26 +58,29 @@ import pandas as pd
 import torch
 from .progress import bar as progress_bar
 
-from . import distributed
+from . import distributed, schedule
 from .batches import cycle, to_device, train_loader
+from .bookkeeping import (BOOKKEEPING, CheckpointClock, config_changes, every, loss_row,  # noqa: F401
+                          pcgrad_summary, rng_state, set_rng_state)
+from .combine import pcgrad_backward, summed_backward
 from .contrastive import in_batch_negatives, positives
 from .evaluate import evaluate
 from .model import TASK_NAMES, MultitaskBert, task_loss
-from .pcgrad import pcgrad_sum
 from .precision import PRECISIONS, autocast, autocast_dtype
-from .smart import rng_state, smart_regularizer
-from .runs import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
+from .smart import rng_state as dropout_state, smart_regularizer
+from .run_folder import has_checkpoint, load_checkpoint, read_resume_state, read_state, save_checkpoint
+from .schedule import adamw, layer_rates, schedule_multiplier, task_batch_sizes  # noqa: F401 - their old home
 from .weighting import UncertaintyWeights
 
-METHODS = ("sequential", "summed")
+#: The Trainer's loops (``TrainConfig.method``). What a run is - these, the frozen baseline or the summed
+#: loss with PCGrad - is ``options.METHODS``.
+LOOPS = ("sequential", "summed")
 SAMPLINGS = ("equal", "proportional", "annealed")
 SCHEDULES = ("linear", "per-phase", "constant")
 SMART_DROPOUT = ("same", "independent")
+SMART_STEPS = (0, 1)  # 0: the paper's random perturbation; 1: one ascent step (original SMART)
 LOSS_WEIGHTINGS = ("sum", "uncertainty")
 ORDERS = [tuple(p) for p in permutations(TASK_NAMES)]
-# Options that change when and how often a run saves or reports, never what it computes:
-# a run may be resumed with other values of these.
-BOOKKEEPING = ("log_every", "checkpoint_every", "checkpoint_minutes")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -86,9 +91,9 @@ class NonFiniteLossError(RuntimeError):
 class TrainConfig:
     method: str = "summed"
     order: tuple = ("sst", "para", "sts")  # sequential only
-    sampling: str = "annealed"  # summed only
+    sampling: str = "equal"  # summed only
     epochs: int = 3
-    lr: float = 5e-5  # the encoder's learning rate
+    lr: float = 1e-4  # the encoder's learning rate
     head_lr: float = 1e-3  # the freshly initialised heads learn faster
     weight_decay: float = 0.01
     batch_size: int = 32  # examples per task per step (pairs: B pairs)
@@ -118,14 +123,14 @@ class TrainConfig:
     weighting_lr: float = 0.02  # learning rate of the uncertainty weights' log-variances
     layer_decay: float = 1.0  # encoder layer k of L learns at lr * layer_decay ** (L - k); embeddings lowest (1: off)
     contrastive: float = 0.0  # weight of in-batch negatives on para/sts positives (mtl_lib.contrastive; 0: off)
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, saved: dict) -> "TrainConfig":
         """A config saved by an earlier version: ``amp`` (autocast on CUDA only) became ``precision``, and
         runs saved before ``precision`` and ``group_by_length`` existed were fp32 with random batches on
-        a CPU, which is what their missing fields now say."""
+        a CPU, which is what their missing fields now say; ``extra``, never read, is gone."""
         saved = dict(saved)
+        saved.pop("extra", None)
         amp = saved.pop("amp", None)
         if amp is not None:
             saved.setdefault("precision", "fp32")  # on a CPU (every shipped run) amp changed nothing
@@ -143,8 +148,8 @@ class TrainConfig:
                              "training; the summed loss has one phase: use linear or constant.")
         if self.smart_dropout not in SMART_DROPOUT:
             raise ValueError(f"smart_dropout={self.smart_dropout!r}; choose one of {', '.join(SMART_DROPOUT)}.")
-        if self.method not in METHODS:
-            raise ValueError(f"method={self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.method not in LOOPS:
+            raise ValueError(f"method={self.method!r}; choose one of {', '.join(LOOPS)}.")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling={self.sampling!r}; choose one of {', '.join(SAMPLINGS)}.")
         if self.order not in ORDERS:
@@ -157,7 +162,7 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be 0 (off) or positive.")
         if self.pcgrad and self.method != "summed":
             raise ValueError("pcgrad needs method='summed' (a batch of every task in every step).")
-        if self.smart_lambda < 0 or self.smart_steps not in (0, 1) or self.smart_epsilon <= 0:
+        if self.smart_lambda < 0 or self.smart_steps not in SMART_STEPS or self.smart_epsilon <= 0:
             raise ValueError(f"smart_lambda={self.smart_lambda} must be >= 0, smart_steps "
                              f"({self.smart_steps}) 0 or 1 and smart_epsilon ({self.smart_epsilon}) > 0.")
         wrong = {t: w for t, w in self.task_weights.items() if t not in TASK_NAMES or not w > 0}
@@ -177,62 +182,10 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr} and head_lr={self.head_lr} must be positive.")
 
 
-def task_batch_sizes(sizes: dict[str, int], cfg: TrainConfig, epoch: int) -> dict[str, int]:
-    """Examples per task per step under ``cfg.sampling`` (at least 1 each)."""
-    if cfg.sampling == "equal":
-        return {t: cfg.batch_size for t in sizes}
-    alpha = 1.0 if cfg.sampling == "proportional" else 1.0 - 0.5 * epoch / max(cfg.epochs - 1, 1)
-    weights = {t: n ** alpha for t, n in sizes.items()}
-    total = sum(weights.values())
-    budget = cfg.batch_size * len(sizes)
-    return {t: max(1, round(budget * w / total)) for t, w in weights.items()}
-
-
-def layer_rates(encoder, lr: float, decay: float) -> list[tuple[torch.nn.Module, float]]:
-    """Layer-wise learning-rate decay (Howard & Ruder 2018; ELECTRA, Clark et al. 2020): the top of
-    the encoder learns at ``lr``, each layer below at ``decay`` times the one above it, the embeddings
-    lowest: lr * decay ** L. Lower layers hold the general features, which fine-tuning should
-    move least. Returns (module, rate) pairs that cover the encoder's parameters once."""
-    if decay == 1:
-        return [(encoder, lr)]  # one group, as without the option
-    n = len(encoder.layers)
-    top = [m for name, m in encoder.named_children() if name not in ("embeddings", "layers")]  # the pooler
-    return ([(encoder.embeddings, lr * decay ** n)]
-            + [(layer, lr * decay ** (n - 1 - k)) for k, layer in enumerate(encoder.layers)]
-            + [(m, lr) for m in top])
-
-
 def amp_dtype(device: torch.device, enabled: bool = True):
     """The autocast dtype ``precision="auto"`` picks on ``device`` (None: fp32), or None when off.
     See ``mtl_lib.precision``: bf16 on CPUs with native bf16 and on Ampere+ GPUs, fp16 on older GPUs."""
     return autocast_dtype(device, "auto" if enabled else "fp32")
-
-
-def adamw(groups: list[dict], device: torch.device) -> torch.optim.AdamW:
-    """AdamW, fused into one kernel over all parameters where torch has that for the device (CPU from
-    torch 2.4, CUDA): the same update as the per-parameter loop, which on a 2-core CPU spends about
-    0.3 s a step on MiniLM's 23 M parameters (the fused one: about 0.04 s)."""
-    try:
-        return torch.optim.AdamW(groups, fused=device.type in ("cpu", "cuda"))
-    except (RuntimeError, TypeError):  # an older torch, or a device without the fused kernel
-        return torch.optim.AdamW(groups)
-
-
-def schedule_multiplier(segments: list[int], warmup: float, constant: bool = False):
-    """Step -> learning-rate multiplier: in each stretch of ``segments[i]`` steps, a linear warm-up
-    over its first ``warmup`` fraction, then a linear decay to zero (or 1 throughout if ``constant``)."""
-    bounds = [sum(segments[:i]) for i in range(len(segments) + 1)]  # start of each stretch, then the end
-
-    def multiplier(step: int) -> float:
-        if constant:
-            return 1.0
-        i = max((k for k in range(len(segments)) if bounds[k] <= step), default=0)
-        n, pos = segments[i], step - bounds[i]
-        warm = int(warmup * n)
-        if pos < warm:
-            return (pos + 1) / warm
-        return max(0.0, (n - pos) / max(n - warm, 1))
-    return multiplier
 
 
 class Trainer:
@@ -257,19 +210,13 @@ class Trainer:
         self.pin = self.device.type == "cuda"
         self.model.to(self.device)
         distributed.broadcast_parameters(self.model)  # torchrun: every rank starts from rank 0's weights
-        groups = []  # encoder layers / heads x weight decay / none (biases, LayerNorm)
-        for part, lr in (*layer_rates(model.encoder, cfg.lr, cfg.layer_decay), (model.heads, cfg.head_lr)):
-            params = [p for p in part.parameters() if p.requires_grad]
-            groups += [{"params": [p for p in params if p.ndim >= 2], "lr": lr,
-                        "weight_decay": cfg.weight_decay},
-                       {"params": [p for p in params if p.ndim < 2], "lr": lr, "weight_decay": 0.0}]
+        groups = schedule.parameter_groups(model, cfg)
         self.weighting = None
         if cfg.loss_weighting == "uncertainty":
             self.weighting = UncertaintyWeights(list(train)).to(self.device)
             groups.append({"params": list(self.weighting.parameters()), "lr": cfg.weighting_lr, "weight_decay": 0.0})
-        self.optimizer = adamw([g for g in groups if g["params"]], self.device)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule_multiplier(
-            self.schedule_segments(), cfg.warmup, constant=cfg.schedule == "constant"))
+        self.optimizer = schedule.adamw([g for g in groups if g["params"]], self.device)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule.rate_multiplier(self.sizes(), cfg))
         self.history: list[dict] = []  # per epoch (sequential: per phase), and every eval_every steps
         self.loss_history: list[dict] = []  # the mean training loss of every history_every steps
         self._conflicts: list[torch.Tensor] = []  # this phase's, still on the device
@@ -278,36 +225,26 @@ class Trainer:
         self._flat = None  # PCGrad: the (T, P) flat task gradients, allocated at the first step
         self.start_epoch = 0
         self.step = 0
+        self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes, self.run_dir is not None)
 
-    # --- how long an epoch is --------------------------------------------------------
+    # --- how long an epoch is (mtl_lib.schedule) ---------------------------------------
+    def sizes(self) -> dict[str, int]:
+        return {t: len(df) for t, df in self.train.items()}
+
     def steps_per_epoch(self, epoch: int = 0) -> int:
-        sizes = {t: len(df) for t, df in self.train.items()}
-        if self.cfg.method == "sequential":
-            return sum(math.ceil(n / self.cfg.batch_size) for n in sizes.values())
-        if self.cfg.steps_per_epoch:
-            return self.cfg.steps_per_epoch
-        bs = task_batch_sizes(sizes, self.cfg, epoch)
-        return max((math.ceil(n / bs[t]) for t, n in sizes.items()), default=0)
+        return schedule.steps_per_epoch(self.sizes(), self.cfg, epoch)
 
     def phase_steps(self) -> list[int]:
         """Sequential: the steps of every task phase, epoch by epoch, in training order."""
-        sizes = {t: math.ceil(len(df) / self.cfg.batch_size) for t, df in self.train.items()}
-        return [sizes[t] for _ in range(self.cfg.epochs) for t in self.cfg.order if t in sizes]
+        return schedule.phase_steps(self.sizes(), self.cfg)
 
     def phase_rates(self) -> list[float]:
         """Sequential: the mean learning rate of every task phase, as a fraction of the peak."""
-        rate = schedule_multiplier(self.schedule_segments(), self.cfg.warmup, self.cfg.schedule == "constant")
-        means, start = [], 0
-        for n in self.phase_steps():
-            means.append(sum(rate(s) for s in range(start, start + n)) / max(n, 1))
-            start += n
-        return means
+        return schedule.phase_rates(self.sizes(), self.cfg)
 
     def schedule_segments(self) -> list[int]:
         """The stretches of steps over which the rate warms up and decays once."""
-        if self.cfg.schedule == "per-phase":
-            return self.phase_steps()
-        return [sum(self.steps_per_epoch(e) for e in range(self.cfg.epochs))]  # annealed epochs differ
+        return schedule.schedule_segments(self.sizes(), self.cfg)
 
     def loaders(self, epoch: int, batch_sizes: dict[str, int]):
         seed = self.cfg.seed * 1000 + epoch
@@ -325,7 +262,7 @@ class Trainer:
             weight = batch.pop("loss_weight", None)  # torchrun: this rank's share of the global batch
             with autocast(self.device, self.step_dtype):
                 same = cfg.smart_lambda > 0 and cfg.smart_dropout == "same"
-                state = rng_state(self.device) if same else None  # replayed: the perturbed pass's masks
+                state = dropout_state(self.device) if same else None  # replayed: the perturbed pass's masks
                 contrast = cfg.contrastive > 0 and task in ("para", "sts") and task not in self.model.config.cross_encode
                 if contrast:  # the same pass, keeping the two embeddings for the in-batch negatives
                     u, v = self.model.embed(batch).chunk(2)  # (2B, H) -> (B, H), (B, H)
@@ -344,14 +281,15 @@ class Trainer:
         return out
 
     def update(self, losses: dict[str, torch.Tensor]) -> None:
+        """One optimizer step from this step's task losses: learned task weights (if any), then the gradient
+        of their sum or PCGrad's (``mtl_lib.combine``), clipping, the step and the schedule's next rate."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.weighting is not None:  # learned task weights; sets their own gradient
             losses = self.weighting.weigh(losses, float(self.scaler.get_scale()) if self.scaler.is_enabled() else 1.0)
         if self.cfg.pcgrad and len(losses) > 1:
             self.pcgrad_backward(losses)
         else:
-            self.scaler.scale(sum(losses.values())).backward()
-            distributed.average_gradients(self.model.parameters())  # torchrun: mean over ranks
+            summed_backward(self.model, losses, self.scaler)
         if self.cfg.clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -361,35 +299,10 @@ class Trainer:
         self.step += 1
 
     def pcgrad_backward(self, losses: dict[str, torch.Tensor]) -> None:
-        """Per-task gradients of the shared encoder, surgery, then their sum as .grad.
-
-        Each task has its own batch, so the task graphs are disjoint and the T
-        backward passes together cost about one backward of the summed loss.
-        """
-        shared = [p for p in self.model.encoder.parameters() if p.requires_grad]
-        size = (len(losses), sum(p.numel() for p in shared))
-        if self._flat is None or self._flat.shape != size:
-            # (T, P) flat task gradients, allocated once: a fresh 3 x 91 MB every step costs page faults
-            self._flat = torch.empty(size, device=self.device, dtype=shared[0].dtype)
-        flat = self._flat
-        for i, (task, loss) in enumerate(losses.items()):
-            head = [p for p in self.model.heads[task].parameters()] if task in self.model.heads else []
-            grads = torch.autograd.grad(self.scaler.scale(loss), shared + head, allow_unused=True)
-            for p, g in zip(head, grads[len(shared):]):
-                p.grad = g  # a head keeps its own, plain gradient
-            torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                       for p, g in zip(shared, grads[:len(shared)])], out=flat[i])
-        for g in flat:  # torchrun: average each task's gradient BEFORE the surgery (same on every rank)
-            distributed.all_average_([g])
-        distributed.average_gradients(self.model.heads.parameters())
-        update, stats = pcgrad_sum(flat, self.pcgrad_generator)
-        offset = 0
-        for p in shared:  # unflatten the update into the parameters' .grad (views, no copies)
-            p.grad = update[offset:offset + p.numel()].view_as(p)
-            offset += p.numel()
-        iu = torch.triu_indices(len(flat), len(flat), 1)
-        self._conflicts.append(torch.cat([stats["cosine"][iu[0], iu[1]].float(),
-                                          stats["projected"].float().reshape(1)]))
+        """PCGrad's update of the shared encoder as .grad (``combine.pcgrad_backward``); the step's
+        gradient cosines and projections join this phase's record."""
+        self._flat, record = pcgrad_backward(self.model, losses, self.scaler, self.pcgrad_generator, self._flat)
+        self._conflicts.append(record)
 
     def check_finite(self, running: torch.Tensor, tasks: list[str], where: str) -> list[float]:
         """One sync: read the running losses; stop the run if any is NaN/inf."""
@@ -421,7 +334,7 @@ class Trainer:
             running = torch.tensor(start["running"], dtype=running.dtype, device=self.device)
             mark = (start["mark"][0], start["mark"][1])
             self._conflicts = [torch.tensor(c, device=self.device) for c in start["conflicts"]]
-            self.set_rng_state(start["rng"])
+            set_rng_state(start["rng"], self.device, self.pcgrad_generator)
         values = running.tolist()
         bar = progress_bar(range(first, n_steps), self.progress, desc=desc, leave=False,
                    initial=first, total=n_steps)
@@ -430,33 +343,27 @@ class Trainer:
             self.update(losses)
             running += torch.stack([losses[t].detach().float() for t in tasks])
             done, last = i + 1, i + 1 == n_steps
-            if done % self.cfg.log_every == 0 or last:
+            if every(done, self.cfg.log_every) or last:
                 values = self.check_finite(running, tasks, desc)
                 bar.set_postfix({t: f"{v / done:.3f}" for t, v in zip(tasks, values)})
-            if self.cfg.history_every and done % self.cfg.history_every == 0:
+            if every(done, self.cfg.history_every):
                 values = self.check_finite(running, tasks, desc)
-                n = done - mark[0]
-                weights = {f"weight_{t}": w for t, w in self.weighting.weights().items()} if self.weighting else {}
-                self.loss_history.append({"epoch": epoch + 1, "phase": phase, "step": self.step,
-                                          **{f"train_loss_{t}": (v - m) / n
-                                             for t, v, m in zip(tasks, values, mark[1])}, **weights})
+                weights = self.weighting.weights() if self.weighting else {}
+                self.loss_history.append(loss_row(epoch, phase, self.step, tasks, values, done, mark, weights))
                 mark = (done, values)
             if last:
                 break
-            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+            if every(self.step, self.cfg.eval_every):
                 values = self.check_finite(running, tasks, desc)
                 self.record(epoch, phase, {f"train_loss_{t}": v / done for t, v in zip(tasks, values)}, mid=True)
-            if self.checkpoint_due():
+            if self.clock.due(self.step):
                 self.save(epoch, {"epoch": epoch, "phase": index, "pos": done, "mark": list(mark),
                                   "running": running.tolist(), "conflicts": [c.tolist() for c in self._conflicts]})
         result = {f"train_loss_{t}": v / max(n_steps, 1) for t, v in zip(tasks, values)}
         if self._conflicts:  # one transfer per phase, not per step
             steps = torch.stack(self._conflicts).cpu().tolist()
             self.conflicts += steps
-            names = [f"{a}-{b}" for i, a in enumerate(tasks) for b in tasks[i + 1:]]
-            for k, name in enumerate(names):
-                result[f"pcgrad_cos_{name}"] = sum(s[k] for s in steps) / len(steps)
-            result["pcgrad_projected"] = sum(s[-1] for s in steps) / len(steps)
+            result.update(pcgrad_summary(tasks, steps))
         return result
 
     def run_epoch(self, epoch: int, position: dict | None = None) -> None:
@@ -466,8 +373,7 @@ class Trainer:
         self.model.train()
         title = f"epoch {epoch + 1}/{self.cfg.epochs}"
         if self.cfg.method == "summed":
-            sizes = {t: len(df) for t, df in self.train.items()}
-            bs = task_batch_sizes(sizes, self.cfg, epoch)
+            bs = task_batch_sizes(self.sizes(), self.cfg, epoch)
             loaders = self.loaders(epoch, bs)
             phases = [("all", list(self.train), lambda: {t: cycle(l) for t, l in loaders.items()},
                        self.steps_per_epoch(epoch))]
@@ -508,29 +414,6 @@ class Trainer:
         return self.elapsed_before + time.perf_counter() - self.t0
 
     # --- checkpoints -------------------------------------------------------------------
-    def rng_state(self) -> dict:
-        """The random-number state a mid-epoch checkpoint keeps: dropout masks (CPU and CUDA) and PCGrad's orders."""
-        state = {"cpu": torch.get_rng_state(), "pcgrad": self.pcgrad_generator.get_state()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def set_rng_state(self, state: dict) -> None:
-        torch.set_rng_state(state["cpu"])
-        self.pcgrad_generator.set_state(state["pcgrad"])
-        if "cuda" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda"], self.device)
-
-    def checkpoint_due(self) -> bool:
-        """Whether to save a mid-epoch checkpoint after this step (every N steps, or M minutes since the last save).
-
-        Only in a single process: under torchrun every rank has its own random state, which one file does not keep."""
-        if not self.run_dir or distributed.world_size() > 1:
-            return False
-        by_steps = self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0
-        by_time = self.cfg.checkpoint_minutes and time.monotonic() - self._saved_at >= 60 * self.cfg.checkpoint_minutes
-        return bool(by_steps or by_time)
-
     def save(self, epoch: int, position: dict | None = None) -> None:
         """Save a checkpoint: at the end of epoch ``epoch`` (0-based), or inside it at ``position``."""
         state = {"epoch": epoch if position else epoch + 1, "step": self.step, "seconds": self.elapsed(),
@@ -541,14 +424,15 @@ class Trainer:
         if position:
             state["position"] = position
         save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state, scaler=self.scaler,
-                        resume={"rng": self.rng_state()} if position else None)
-        self._saved_at = time.monotonic()
+                        resume={"rng": rng_state(self.device, self.pcgrad_generator)} if position else None)
+        self.clock.saved()
 
     def fit(self, resume: bool = False) -> pd.DataFrame:
         """Train for ``cfg.epochs`` (continuing a saved run if ``resume``); return the history."""
         self.elapsed_before = 0.0
         position = self.resume() if resume else None
-        self.t0, self._saved_at = time.perf_counter(), time.monotonic()
+        self.t0 = time.perf_counter()
+        self.clock.saved()  # the first mid-epoch checkpoint is due minutes from now
         for epoch in range(self.start_epoch, self.cfg.epochs):
             if position:
                 self.run_epoch(epoch, position)  # the rest of the epoch a mid-epoch checkpoint was saved in
@@ -570,9 +454,7 @@ class Trainer:
         saved = {**asdict(TrainConfig.from_dict(state["train_config"])),
                  **{f"head.{k}": v for k, v in state["head_config"].items()}}
         now = {**asdict(self.cfg), **{f"head.{k}": v for k, v in self.model.config.to_dict().items()}}
-        saved, now = json.loads(json.dumps(saved, default=str)), json.loads(json.dumps(now, default=str))
-        changed = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
-                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k) and k not in BOOKKEEPING]
+        changed = config_changes(saved, now)
         if changed:
             raise ValueError(f"Cannot resume {self.run_dir}: it was trained with another configuration: "
                              f"{'; '.join(changed)}. Resume with the same options, or train into a new --out "

@@ -17,7 +17,7 @@ from mtl_lib.model import HeadConfig, MultitaskBert
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return MultitaskBert.from_pretrained(HeadConfig()).eval()
+    return MultitaskBert.from_pretrained(HeadConfig(pair_features="concat", sts_head="linear")).eval()
 
 
 def test_confusion_matrix_counts_like_crosstab():

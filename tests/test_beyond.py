@@ -115,7 +115,7 @@ def test_the_levers_train_together(data_dir, tokenizer):
     torch.manual_seed(0)
     model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine", pair_features="rich", cross_encode=("para",)))
     cfg = TrainConfig(epochs=1, batch_size=4, max_length=32, train_eval_examples=0, sampling="equal",
-                      loss_weighting="uncertainty", layer_decay=0.8, contrastive=1.0, history_every=1)
+                      loss_weighting="uncertainty", layer_decay=0.8, contrastive=1.0, history_every=1, lr=5e-5)
     trainer = Trainer(model, tokenizer, train, dev, cfg, progress=False)
     before = model.heads["para"][0].weight.detach().clone()
     history = trainer.fit()
@@ -132,9 +132,9 @@ def test_task_weights_scale_each_task_loss(data_dir, tokenizer):
     from mtl_lib.cli import build_parser
 
     train = {"sts": load_task("sts", "train", data_dir, limit=8)}
-    model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine")).eval()
-    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32"), progress=False)
-    weighted = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32", task_weights={"sts": 0.04}),
+    model = MultitaskBert.from_pretrained(HeadConfig(sts_head="cosine", pair_features="concat")).eval()
+    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32", sampling="annealed", lr=5e-5), progress=False)
+    weighted = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, precision="fp32", task_weights={"sts": 0.04}, sampling="annealed", lr=5e-5),
                        progress=False)
     batch = next(iter(plain.loaders(0, {"sts": 8})["sts"]))
     with torch.no_grad():
@@ -156,7 +156,7 @@ def test_task_weights_multiply_the_whole_objective_of_their_task(data_dir, token
     from mtl_lib.cli import build_parser
 
     train = {"para": load_task("para", "train", data_dir, limit=8)}
-    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich")).eval()  # eval: no dropout
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich", sts_head="linear")).eval()  # eval: no dropout
     terms = dict(batch_size=8, precision="fp32", contrastive=100.0, smart_lambda=1.0)  # a contrastive term to see
     plain, objective, weighted = (Trainer(model, tokenizer, train, {}, TrainConfig(**cfg), progress=False) for cfg in
                                   (dict(batch_size=8, precision="fp32"), terms, dict(terms, task_weights={"para": 0.25})))
@@ -178,9 +178,9 @@ def test_task_weights_multiply_the_whole_objective_of_their_task(data_dir, token
 def test_contrastive_adds_its_weighted_loss_to_the_pair_task(data_dir, tokenizer):
     """Trainer.losses with --contrastive W is the head's loss plus W x L_con of the same pass."""
     train = {"para": load_task("para", "train", data_dir, limit=8)}
-    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich")).eval()  # eval: no dropout
-    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8), progress=False)
-    contrast = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, contrastive=0.5), progress=False)
+    model = MultitaskBert.from_pretrained(HeadConfig(pair_features="rich", sts_head="linear")).eval()  # eval: no dropout
+    plain = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, sampling="annealed", lr=5e-5), progress=False)
+    contrast = Trainer(model, tokenizer, train, {}, TrainConfig(batch_size=8, contrastive=0.5, sampling="annealed", lr=5e-5), progress=False)
     batch = next(iter(plain.loaders(0, {"para": 8})["para"]))
     with torch.no_grad():
         a, b = plain.losses({"para": batch})["para"], contrast.losses({"para": batch})["para"]
@@ -206,5 +206,5 @@ def test_uncertainty_weights_refuse_torchrun(data_dir, tokenizer, monkeypatch):
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     train = {"sst": load_task("sst", "train", data_dir, limit=4)}
     with pytest.raises(ValueError, match="one process"):
-        Trainer(MultitaskBert.from_pretrained(), tokenizer, train, {}, TrainConfig(loss_weighting="uncertainty"),
+        Trainer(MultitaskBert.from_pretrained(), tokenizer, train, {}, TrainConfig(loss_weighting="uncertainty", sampling="annealed", lr=5e-5),
                 progress=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mtl_lib import cli, experiment, setup
+from mtl_lib import cli, experiment, options, report, setup
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_SCALE = setup.Scale("smoke", "all-MiniLM-L6-v2", 12, 12, 4, 32, 1)  # 12 rows per task, 1 epoch
@@ -63,8 +63,7 @@ def test_every_option_has_help_with_its_default():
 
 def recipe(argv):
     args = cli.build_parser().parse_args(["train", "--out", "x", *argv])
-    cli.apply_recipe(args, cli.RECIPES[args.recipe])
-    _, head, cfg = cli.run_setup(args, setup.get_scale("smoke"), args.lr, args.smart_lambda, args.dropout)
+    _, head, cfg = options.resolve(args, setup.get_scale("smoke"))
     return head.sts_head, head.pair_features, head.pooling, cfg.sampling, cfg.lr
 
 
@@ -98,7 +97,7 @@ def test_messages_name_command_line_options():
     assert cli.for_cli("lr=0.0 and head_lr=0.001 must be positive.", parser) == \
         "--lr 0.0 and --head-lr 0.001 must be positive."
     assert cli.for_cli("pass that folder with data_dir=; or", parser) == "pass that folder with --data-dir; or"
-    untouched = "export MTL_DATA_DIR=/x (strict=True; max_length=2)"
+    untouched = "export MTL_DATA_DIR=/x (strict=True; chunk_size=2)"
     assert cli.for_cli(untouched, parser) == untouched
 
 
@@ -187,7 +186,7 @@ def test_train_refuses_a_run_unless_force_or_resume(tmp_path, capsys, monkeypatc
     # experiment.train_or_load's folder: command.json, then `train ... --resume`.
     (tmp_path / "nb").mkdir()
     (tmp_path / "nb" / "command.json").write_text("[]")
-    cli.check_out_folder(tmp_path / "nb", force=False, resume=False)
+    experiment.check_out_folder(tmp_path / "nb", force=False, resume=False)
 
 
 # --- evaluate --------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ def test_frozen_baseline_draws_its_curves(tiny_data, tmp_path):
         assert cli.main(["train", "--method", "baseline", "--epochs", "2", "--scale", "smoke", "--data-dir",
                          str(tiny_data), "--no-test-predictions", "--out", str(out)]) == 0
     assert (out / "curves.png").stat().st_size > 0
-    wide = cli.wide_history(__import__("pandas").DataFrame(json.loads((out / "metrics.json").read_text())["history"]))
+    wide = report.wide_history(__import__("pandas").DataFrame(json.loads((out / "metrics.json").read_text())["history"]))
     assert list(wide["epoch"]) == [1, 2] and {"train_sst_acc", "dev_sts_corr"} <= set(wide)
 
 

@@ -23,7 +23,7 @@ TASKS = ("sst", "para", "sts")
 @pytest.fixture(scope="module")
 def dropout_model(tokenizer):
     torch.manual_seed(0)
-    model = MultitaskBert.from_pretrained(HeadConfig(dropout=0.1, pair_features="rich")).train()
+    model = MultitaskBert.from_pretrained(HeadConfig(dropout=0.1, pair_features="rich", sts_head="linear")).train()
     sentences = ["a gripping , funny film", "dull and far too long", "the cast is fine", "not bad at all"]
     pairs = ["a man plays guitar", "how do I learn?", "a man is playing", "how to learn fast?"]
     return model, {"sst": tokenizer(sentences), "para": tokenizer(pairs), "sts": tokenizer(pairs)}
@@ -156,9 +156,9 @@ def interrupted_run(frames, tokenizer, run_dir, **kw):
 def test_resume_refuses_a_changed_configuration(frames, tokenizer, tmp_path):
     train, dev = frames
     interrupted_run(frames, tokenizer, tmp_path)
-    changes = [(tiny_cfg(epochs=3), HeadConfig(), "epochs"),
-               (tiny_cfg(), HeadConfig(dropout=0.3), "head.dropout"),
-               (tiny_cfg(), HeadConfig(pair_features="rich"), "head.pair_features")]
+    changes = [(tiny_cfg(epochs=3), HeadConfig(pair_features="concat", sts_head="linear"), "epochs"),
+               (tiny_cfg(), HeadConfig(dropout=0.3, pair_features="concat", sts_head="linear"), "head.dropout"),
+               (tiny_cfg(), HeadConfig(pair_features="rich", sts_head="linear"), "head.pair_features")]
     for cfg, head, what in changes:
         trainer = Trainer(MultitaskBert.from_pretrained(head), tokenizer, train, dev, cfg, run_dir=tmp_path,
                           progress=False)

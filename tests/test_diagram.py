@@ -16,7 +16,7 @@ def texts(fig) -> str:
 
 
 def test_paper_heads_are_drawn_with_concatenated_pair_features_and_a_linear_sts_head():
-    fig = draw_model(HeadConfig(), layers=12)
+    fig = draw_model(HeadConfig(pair_features="concat", sts_head="linear"), layers=12)
     shown = texts(fig)
     plt.close(fig)
     assert "12 Transformer layers" in shown

@@ -29,14 +29,14 @@ def test_finish_run_records_collapsed_heads(tmp_path, data_dir, tokenizer):
     torch.manual_seed(0)
     encoder = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=64, max_position_embeddings=64))
-    model = MultitaskBert(encoder, HeadConfig(checkpoint="tiny-random"))
+    model = MultitaskBert(encoder, HeadConfig(checkpoint="tiny-random", pair_features="concat", sts_head="linear"))
     for task, bias in (("para", -1.0), ("sts", 2.5)):
         last = model.heads[task][-1]
         with torch.no_grad():
             last.weight.zero_()
             last.bias.fill_(bias)
     dev = {t: load_task(t, "dev", data_dir).head(6) for t in ("sst", "para", "sts")}
-    metrics = finish_run(tmp_path, model, tokenizer, dev, TrainConfig(max_length=32), "cpu",
+    metrics = finish_run(tmp_path, model, tokenizer, dev, TrainConfig(max_length=32, sampling="annealed", lr=5e-5), "cpu",
                          test_predictions=False)
     collapsed = metrics["collapsed"]
     assert collapsed["para"] == "every Quora dev prediction is class 0 (6 rows)"

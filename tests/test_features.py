@@ -15,7 +15,7 @@ def tiny_model() -> MultitaskBert:
     torch.manual_seed(0)
     config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                         max_position_embeddings=64)
-    return MultitaskBert(BertModel(config), HeadConfig(checkpoint="tiny-random"))
+    return MultitaskBert(BertModel(config), HeadConfig(checkpoint="tiny-random", pair_features="concat", sts_head="linear"))
 
 
 def test_every_encoder_tensor_changes_the_key(tmp_path):

@@ -16,7 +16,7 @@ def test_norms_and_cosines_match_a_plain_backward(data_dir):
     frames = {t: load_task(t, "train", data_dir).head(8) for t in ("sst", "sts")}
     tok = load_tokenizer("all-MiniLM-L6-v2")
     torch.manual_seed(0)
-    model = MultitaskBert.from_pretrained(HeadConfig(dropout=0.0, sts_head="cosine"))
+    model = MultitaskBert.from_pretrained(HeadConfig(dropout=0.0, sts_head="cosine", pair_features="concat"))
     before = [p.detach().clone() for p in model.parameters()]
     table = task_gradient_norms(model, tok, frames, batch_size=4, batches=1, max_length=32)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # weights untouched

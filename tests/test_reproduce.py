@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from mtl_lib import cli, paper, reproduce, stats
+from mtl_lib import cli, experiment, paper, reproduce, stats
 
 
 # --- the paper's figures ---------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_a_run_held_by_another_process_is_skipped(tmp_path, monkeypatch):
     from mtl_lib import locks
 
     trained = []
-    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    monkeypatch.setattr(experiment, "run_command", lambda argv: trained.append(argv))
     fd = locks.claim(reproduce.run_dir(tmp_path, "summed", 0))
     assert reproduce.train_run(tmp_path, "summed", "laptop", 0, []) == "held" and trained == []
     locks.release(fd)
@@ -173,7 +173,7 @@ def test_missing_seeds_are_shown_not_hidden(tmp_path):
 
 
 def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, monkeypatch, capsys):
-    """End to end at a tiny budget: two train subprocesses, then the one-seed bootstrap interval."""
+    """End to end at a tiny budget: two train runs, then the one-seed bootstrap interval."""
     monkeypatch.setitem(reproduce.BUDGETS, "smoke", {"max_examples": 16, "dev_examples": 24, "batch_size": 8,
                                                       "epochs": 1, "seeds": 1})
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -205,7 +205,7 @@ def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, 
 
     # the same DIR asked for a laptop table: the smoke runs are another configuration's, never its rows
     trained = []
-    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    monkeypatch.setattr(experiment, "run_command", lambda argv: trained.append(argv))
     laptop = reproduce.reproduce("table2", "laptop", 1, tmp_path)["table2"]
     assert trained == []  # neither used nor overwritten
     assert "| summed, linear STS head (0/1 seeds; 1 of another configuration not counted) |  |  |  |  |  |" in laptop
@@ -238,7 +238,7 @@ def test_a_run_of_an_older_configuration_is_reported_not_counted(tmp_path, capsy
     assert "cosine STS head (2/3 seeds; 1 of another configuration not counted)" in text
     assert "seed2/metrics.json is another configuration's: train_config.lr 0.0002 (this row: 0.0001)" in text
     trained = []
-    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    monkeypatch.setattr(experiment, "run_command", lambda argv: trained.append(argv))
     reproduce.reproduce("table2", "laptop", 3, tmp_path)
     assert trained == [] and "cosine seed 2: mismatch" in capsys.readouterr().out
 
@@ -317,7 +317,7 @@ def test_restored_shipped_runs_give_back_the_shipped_table(tmp_path, monkeypatch
     for label, runs in shipped["rows"].items():
         assert summary.loc[label, "overall"] == pytest.approx(np.mean([r["overall"] for r in runs]))
     trained = []
-    monkeypatch.setattr(subprocess, "call", lambda args, **kw: trained.append(args) or 0)
+    monkeypatch.setattr(experiment, "run_command", lambda argv: trained.append(argv))
     reproduce.reproduce("table2", "laptop", seeds + 1, tmp_path, train=True)
     assert len(trained) == len(reproduce.configs_of("table2"))  # one new seed per row, nothing retrained
     assert all(args[args.index("--seed") + 1] == str(seeds) for args in trained)
@@ -332,3 +332,38 @@ def test_shipped_runs_of_another_budget_are_not_restored_nor_counted(tmp_path, m
     summary = reproduce.summarize("table2", "laptop", 3, tmp_path).set_index("row")
     assert (summary["seeds"] == 0).all() and (summary["mismatched"] == 3).all()
     assert "budget.max_examples 512 (this row: 1024)" in reproduce.mismatches("table2", "laptop", 3, tmp_path)[0]
+
+
+def test_paired_bootstrap_reads_the_prediction_files_runs_write(tmp_path, data_dir):
+    """The one-seed interval reads dev predictions with evaluate.read_predictions: the starter's format
+    (what runs write now) and the earlier one give the same difference."""
+    from mtl_lib.evaluate import write_predictions
+    from mtl_lib.experiment import load_dev
+
+    dev = load_dev(40, data_dir, ["sst"])
+    gold = dev["sst"]["label"].to_numpy()
+    runs = {}
+    for name, preds in (("new", gold), ("old", np.zeros_like(gold))):
+        folder = runs[name] = tmp_path / name
+        write_predictions(folder / "predictions", "dev", dev, {"sst": preds})
+        (folder / "metrics.json").write_text(json.dumps({"scale_config": {"dev_examples": 40}, "tasks": ["sst"],
+                                                         "data_dir": str(data_dir)}))
+    earlier = runs["old"] / "predictions" / "sst-dev-output.csv"  # the course's earlier format
+    earlier.write_text("id , Predicted_Sentiment\n" + "".join(f"{i} , 0\n" for i in dev["sst"]["id"]))
+    mean, low, high = reproduce.paired_bootstrap(runs["new"], runs["old"], "sst_acc")
+    assert mean == pytest.approx(1 - (gold == 0).mean()) and low <= mean <= high
+
+
+def test_a_failing_run_is_reported_with_its_traceback_in_the_log(tmp_path, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+
+    def fail(argv):
+        assert os.environ["TQDM_DISABLE"] == "1"  # no progress bars in a log
+        print("started", argv[0])
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(experiment, "run_command", fail)
+    assert reproduce.train_run(tmp_path, "summed", "laptop", 0, []) == "failed"
+    log = (reproduce.run_dir(tmp_path, "summed", 0) / "train.log").read_text()
+    assert "started train" in log and "RuntimeError: out of memory, say" in log and "Traceback" in log
+    assert "TQDM_DISABLE" not in os.environ  # as it was before

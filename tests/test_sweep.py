@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtl_lib import cli, sweep
+from mtl_lib import cli, experiment, sweep
 from mtl_lib.evaluate import write_predictions
 from mtl_lib.train import Trainer, TrainConfig
 
@@ -130,8 +130,8 @@ def test_sweep_table_nonfinite_and_resume(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(Trainer, "losses", poisoned)
     calls = []
-    real_run = sweep.run_experiment
-    monkeypatch.setattr(sweep, "run_experiment", lambda out, *a, **k: calls.append(out) or real_run(out, *a, **k))
+    real_run = experiment.run_experiment
+    monkeypatch.setattr(experiment, "run_experiment", lambda out, *a, **k: calls.append(out) or real_run(out, *a, **k))
     out = tmp_path / "sweep"
     argv = ["sweep", *TINY, "--lr", "1,1e-4", "--smart-lambda", "1", "--dropout", "0.1", "--out", str(out),
             "--sts-head", "linear", "--pair-features", "concat", "--sampling", "annealed"]  # a Quora head that collapses
@@ -202,8 +202,8 @@ def test_laptop_budget_sets_rows_and_batch_and_flags_override_it(monkeypatch):
 def test_two_halves_of_a_grid_in_one_folder_assemble_into_one_table(tmp_path, monkeypatch):
     """Two sweeps over disjoint parts of a grid may share a folder; the whole grid's command then reads both back."""
     calls = []
-    real_run = sweep.run_experiment
-    monkeypatch.setattr(sweep, "run_experiment", lambda out, *a, **k: calls.append(out.name) or real_run(out, *a, **k))
+    real_run = experiment.run_experiment
+    monkeypatch.setattr(experiment, "run_experiment", lambda out, *a, **k: calls.append(out.name) or real_run(out, *a, **k))
     out = tmp_path / "sweep"
     base = ["sweep", *TINY, "--lr", "1e-4", "--dropout", "0.1", "--out", str(out)]
     assert cli.main([*base, "--smart-lambda", "1"]) == 0

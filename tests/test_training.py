@@ -29,7 +29,7 @@ def frames(data_dir):
 
 def tiny_cfg(**kw):
     return TrainConfig(**{"epochs": 2, "batch_size": 4, "max_length": 32, "train_eval_examples": 8,
-                          "sampling": "equal", "log_every": 1, **kw})
+                          "sampling": "equal", "lr": 5e-5, "log_every": 1, **kw})
 
 
 def test_heads_shapes_and_cosine_head(tokenizer):
@@ -58,7 +58,7 @@ def test_losses_and_metrics():
 
 def test_sampling_sizes():
     sizes = {"sst": 8000, "para": 16000, "sts": 4000}
-    cfg = TrainConfig(batch_size=32, epochs=3)
+    cfg = TrainConfig(batch_size=32, epochs=3, sampling="annealed")
     assert task_batch_sizes(sizes, TrainConfig(sampling="equal"), 0) == {t: 32 for t in sizes}
     prop = task_batch_sizes(sizes, TrainConfig(sampling="proportional", batch_size=32), 0)
     assert prop == {"sst": 27, "para": 55, "sts": 14}

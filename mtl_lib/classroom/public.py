@@ -213,7 +213,7 @@ def _cosine_model():
 
     tiny = BertModel(BertConfig(vocab_size=10, hidden_size=4, num_hidden_layers=1, num_attention_heads=2,
                                 intermediate_size=8, max_position_embeddings=8))
-    return MultitaskBert(tiny, HeadConfig(sts_head="cosine", head_hidden=4)).eval()
+    return MultitaskBert(tiny, HeadConfig(sts_head="cosine", head_hidden=4, pair_features="concat")).eval()
 
 
 @public("cosine_sts_head")

@@ -12,7 +12,7 @@ from mtl_lib.model import HeadConfig, MultitaskBert
 def model():
     tiny = BertModel(BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                 intermediate_size=16, max_position_embeddings=16))
-    return MultitaskBert(tiny, HeadConfig(sts_head="cosine", head_hidden=4)).eval()
+    return MultitaskBert(tiny, HeadConfig(sts_head="cosine", head_hidden=4, pair_features="concat")).eval()
 
 
 def test_matches_cosine_similarity(model):
