@@ -112,6 +112,11 @@ def trainer_config(method: str, cfg: TrainConfig) -> TrainConfig:
 #: Per scale, the sizes of every kind of run that is not the scale's own (scales not listed for a kind keep
 #: their own sizes):
 #:
+#: * ``course`` - every live training run of notebooks 04-09 (the course recipe at one size per scale, so that
+#:   one recipe scores one number wherever a student meets it); the laptop tables use the same sizes;
+#: * ``small_data`` - notebook 07's over-fitting regime (a few hundred rows, several epochs), where SMART is
+#:   meant to help;
+#: * ``final`` - notebook 08's final model, the most a scale affords;
 #: * ``notebooks`` - colab only: the Scale fields ``setup(notebook=...)`` hands each notebook, sized so that
 #:   each notebook's work (``mtl_lib.budgets.NOTEBOOK_WORK``) fits 15 minutes on a T4 by the derived step cost;
 #: * ``tables`` - every run of ``reproduce``'s tables, and the seeds per row. Laptop: 512 training rows per
@@ -122,11 +127,31 @@ def trainer_config(method: str, cfg: TrainConfig) -> TrainConfig:
 #:   run on one core. Colab: 36 runs of 8 steps (notebook 08 in ~12 min on a T4, derived). Full (bert-base on
 #:   a GPU): 63 steps a run and 1000 dev rows per task, an afternoon's Colab session rather than days;
 #: * ``modes`` - colab only: the train flags of notebook 08's SMART-mode runs.
+_COURSE = {"smoke": {"max_examples": 48, "dev_examples": 48, "batch_size": 16, "epochs": 1, "lr": 1e-4},
+           "laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1, "lr": 1e-4},
+           "colab": {"max_examples": 1024, "dev_examples": 500, "batch_size": 32, "epochs": 1, "lr": 1e-4},
+           "full": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "lr": 1e-4}}
+
+
+def _tables(course: dict) -> dict:
+    """The sizes a table's or the sweep's runs take from the course budget (their lr is their recipe's)."""
+    return {k: v for k, v in course.items() if k != "lr"}
+
+
 BUDGETS: dict[str, dict] = {
-    "smoke": {"tables": {"max_examples": 48, "dev_examples": 48, "batch_size": 16, "epochs": 1, "seeds": 2}},
-    "laptop": {"tables": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1, "seeds": 3},
-               "sweep": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1}},
-    "colab": {"notebooks": {"04": {"max_examples": 1024, "dev_examples": 500},  # 7 runs x 32 steps of 32 rows
+    "smoke": {"course": _COURSE["smoke"],
+              "small_data": {"max_examples": 16, "dev_examples": 32, "batch_size": 8, "epochs": 2, "lr": 1e-4},
+              "final": {**_COURSE["smoke"], "max_examples": 64},
+              "tables": {**_tables(_COURSE["smoke"]), "seeds": 2}},
+    "laptop": {"course": _COURSE["laptop"],
+               "small_data": {"max_examples": 192, "dev_examples": 200, "batch_size": 16, "epochs": 3, "lr": 1e-4},
+               "final": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "lr": 1e-4},
+               "tables": {**_tables(_COURSE["laptop"]), "seeds": 3},
+               "sweep": _tables(_COURSE["laptop"])},
+    "colab": {"course": _COURSE["colab"],
+              "small_data": {"max_examples": 256, "dev_examples": 500, "batch_size": 32, "epochs": 3, "lr": 1e-4},
+              "final": {"max_examples": 2000, "dev_examples": 1000, "batch_size": 32, "epochs": 1, "lr": 1e-4},
+              "notebooks": {"04": {"max_examples": 1024, "dev_examples": 500},  # 7 runs x 32 steps of 32 rows
                             "05": {"max_examples": 2000, "dev_examples": 1000},  # 2 runs x 63 steps
                             "06": {"max_examples": 1500, "dev_examples": 500},  # 2 runs x 47 steps
                             "07": {"max_examples": 256, "dev_examples": 500},  # 5 runs x 3 epochs x 8 steps
@@ -134,7 +159,10 @@ BUDGETS: dict[str, dict] = {
               "tables": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
               "sweep": {"max_examples": 256, "dev_examples": 200, "epochs": 1},
               "modes": ["--max-examples", "512", "--dev-examples", "500", "--epochs", "1", "--no-test-predictions"]},
-    "full": {"tables": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
+    "full": {"course": _COURSE["full"],
+             "small_data": {"max_examples": 256, "dev_examples": 1000, "batch_size": 32, "epochs": 3, "lr": 1e-4},
+             "final": {"max_examples": None, "dev_examples": None, "batch_size": 32, "epochs": 10, "lr": 1e-4},
+             "tables": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
              "sweep": {"max_examples": 2000, "dev_examples": 1000, "epochs": 1}},
 }
 
@@ -142,6 +170,31 @@ BUDGETS: dict[str, dict] = {
 def budgets(kind: str) -> dict:
     """Scale -> its budget of one kind of run (``BUDGETS``), for the scales that have one."""
     return {scale: kinds[kind] for scale, kinds in BUDGETS.items() if kind in kinds}
+
+
+def budget(scale: str | Scale | None = None, kind: str = "course") -> dict:
+    """The sizes of a ``kind`` of run at ``scale`` (a name, a Scale, or None: ``$MTL_SCALE``): training and dev
+    rows per task, rows per task per step, epochs and the encoder's learning rate."""
+    name = get_scale(scale).name
+    if kind not in BUDGETS[name]:
+        raise ValueError(f"no {kind!r} budget at scale {name!r}; kinds: {', '.join(BUDGETS[name])}")
+    return dict(BUDGETS[name][kind])
+
+
+def budget_words(scale: str | Scale | None = None, kind: str = "course") -> list[str]:
+    """``budget`` as train-command words: --scale, --max-examples, --dev-examples, --batch-size, --epochs, --lr
+    (a size of None, "all rows", is left to the scale)."""
+    words = ["--scale", get_scale(scale).name]
+    for key, value in budget(scale, kind).items():
+        if key != "seeds" and value is not None:
+            words += ["--" + key.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def budget_scale(scale: str | Scale | None = None, kind: str = "course") -> Scale:
+    """The scale with the training and dev rows of ``budget`` (what ``data.load_frames`` cuts)."""
+    sizes = budget(scale, kind)
+    return replace(get_scale(scale), max_examples=sizes["max_examples"], dev_examples=sizes["dev_examples"])
 
 
 # --- the train options -------------------------------------------------------------------------
