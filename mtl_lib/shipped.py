@@ -195,10 +195,11 @@ def side_by_side(table: str, scale: str = "laptop", summary: pd.DataFrame | None
 
 
 def show_shipped(table: str, scale: str = "laptop", per_task: bool = False) -> pd.DataFrame:
-    """For notebooks: say which shipped table this is (command, budget, seeds, hardware: measured
-    by the course, not run in this notebook) and return it beside the paper's figures; with
-    ``per_task`` the four scores (mean ± sd) and their paired Δ instead."""
-    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:6]]
+    """For notebooks: say which shipped table this is (command, budget, seeds: measured by the course,
+    not run in this notebook; its hardware and timings are in the file, which notebook 10 shows) and
+    return it beside the paper's figures; with ``per_task`` the four scores (mean ± sd) and their paired
+    Δ instead."""
+    header = [line.rstrip(" ") for line in shipped_table(table, scale).splitlines()[2:5]]
     print(f"Read from the package (mtl_lib/results/{table}-{scale}.md), not run here:")
     print("\n".join(header))
     if not per_task:
