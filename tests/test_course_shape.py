@@ -197,7 +197,7 @@ def summary_problems(name: str, nb: dict) -> list[str]:
 EXERCISE_START = re.compile(r"^(?:\d+\.\s+\S|###\s+\S)")  # a top-level numbered item or a ### title
 TIME = re.compile(r"\(about (\d+) min(?:utes)?\)")
 PROJECT = re.compile(r"\(project\)")
-CHECK_TEXT = re.compile(r"\bexpected\s*:|check_exercise\(", re.I)
+CHECK_TEXT = re.compile(r"\b(?:expected|check)\s*:|check_exercise\(", re.I)  # "Check: `assert ...`" counts
 CHECK_CODE = re.compile(r"^\s*assert\b|check_exercise\(", re.M)
 
 
@@ -276,8 +276,9 @@ def exercise_time_problems(name: str, nb: dict) -> list[str]:
 
 
 def exercise_check_problems(name: str, nb: dict) -> list[str]:
-    """Each timed exercise has a check: 'expected: ...' or ``check_exercise(...)`` in its text, or an
-    ``assert`` / ``check_exercise`` in a code cell that follows it. Projects need none."""
+    """Each timed exercise has a check: 'Expected: ...' (the range of its result), 'Check: ...' (what to
+    assert) or ``check_exercise(...)`` in its text, or an ``assert`` / ``check_exercise`` in a code cell
+    that follows it. Projects need none."""
     problems = []
     for n, item in enumerate(exercise_items(nb), 1):
         if PROJECT.search(item["text"]) and not TIME.search(item["text"]):
@@ -692,20 +693,21 @@ def test_check_summary_and_exercises_last():
     good = notebook(md(GOOD_HEADER), md("## 1. Idea\n\ntext"), code("x = 1"),
                     md("## Summary\n\n- one\n- two\n\n## Exercises\n\nIntro line.\n\n"
                        "1. **Probe.** (about 10 min) Do it. Expected: 0.4 to 0.5.\n"
-                       "2. **Big.** (project) Train everything."),
+                       "2. **Big.** (project) Train everything.\n"
+                       "5. **Inline.** (about 5 min) Do it. Check: `assert x > 0`."),
                     code("assert True"),
                     md("3. **Assert me.** (about 5 min) Run the cell below."), code("check_exercise('pooling')"),
                     md("### 4. Another title (about 20 min)\n\nText."), code("assert x == 1"))
     assert summary_problems("g", good) == [] and exercises_last_problems("g", good) == []
     assert exercise_time_problems("g", good) == [] and exercise_check_problems("g", good) == []
-    assert [item["title"][:5] for item in exercise_items(good)] == ["1. **", "2. **", "3. **", "### 4"]
+    assert [item["title"][:5] for item in exercise_items(good)] == ["1. **", "2. **", "5. **", "3. **", "### 4"]
     # 04 today: shipped-table cells after the Exercises
     after = notebook(*good["cells"], md("### Table 1: the shipped measurement over seeds\n\ntext"), code("show()"),
                      md("**What the table says.** words"), md("## 12. Verdict"))
     problems = exercises_last_problems("a", after)
     assert any("'## 12. Verdict' comes after" in p for p in problems)
     assert any("starts no exercise" in p and "What the table says" in p for p in problems)
-    assert any("exercise 5" in p and "no '(about N min)'" in p for p in exercise_time_problems("a", after))
+    assert any("exercise 6" in p and "no '(about N min)'" in p for p in exercise_time_problems("a", after))
     # a fenced '# comment' is no heading; a long summary; a summary that is a paragraph
     fenced = notebook(md("## Summary\n\n- a\n- b\n- c\n- d\n- e\n- f\n\n## Exercises\n\n```bash\n# run this\n```\n"
                          "1. **T** (about 30 min) x"))
