@@ -285,7 +285,7 @@ def exercise_check_problems(name: str, nb: dict) -> list[str]:
             continue
         if not (CHECK_TEXT.search(item["text"]) or any(CHECK_CODE.search(code) for code in item["code"])):
             problems.append(f"{where(name, item['cell'])}: exercise {n} ({item['title'].strip()[:50]!r}) has no "
-                            "check (an assert cell, check_exercise(...), or 'expected: ...' with a range)")
+                            "check (an assert cell below it, check_exercise(...), 'Check: ...' or 'Expected: ...' with a range)")
     return problems
 
 
