@@ -11,7 +11,8 @@ Module map, from the bottom up (each module's docstring says more):
 * data and the model - ``data`` (the CS224N files), ``batches`` (padding, length-grouped batches),
   ``model`` (``HeadConfig``, ``MultitaskBert``: one encoder, three heads), ``diagram``;
 * training - ``train`` (``TrainConfig``, ``Trainer``: the sequential and summed loops), with
-  ``pcgrad``, ``smart``, ``weighting`` (uncertainty weights), ``contrastive``, ``precision`` (bf16
+  ``schedule`` (steps, learning rates, the optimizer's groups), ``combine`` (summed or PCGrad gradients),
+  ``bookkeeping`` (cadence, history, what a checkpoint keeps), ``pcgrad``, ``smart``, ``weighting`` (uncertainty weights), ``contrastive``, ``precision`` (bf16
   autocast), ``distributed`` (torchrun), ``gradients`` (per-task gradient norms), ``frozen`` (the
   frozen baseline: heads on cached features);
 * scoring - ``evaluate`` (metrics, prediction files), ``stats`` (intervals), ``analysis`` (errors);
@@ -23,7 +24,7 @@ Module map, from the bottom up (each module's docstring says more):
   (results that ship with the package, ``results/``), ``paper`` (the paper's figures as data);
 * speed and time - ``bench``, ``speed``, ``timing``, ``budgets`` (how long a notebook takes);
 * the course around it - ``setup`` (the notebooks' setup cell), ``colab``, ``classroom`` (student
-  release, autograder), ``plots``, ``widgets``, ``progress``, and ``cli`` (the command line: nothing
+  release, autograder), ``plots``, ``live`` (a loss curve drawn while a model trains), ``widgets``, ``progress``, and ``cli`` (the command line: nothing
   in the package imports it).
 
 Old names kept for existing imports: ``runs`` (now ``run_folder``), ``features`` (``frozen``),

@@ -90,8 +90,8 @@ NOTEBOOK_WORK = {
     "04": Work(7 * 32, 52_000, "6 sequential orders (3 phases of 32 one-task steps = 32 summed steps) + summed "
                                "(32 steps), 1,024 rows per task, 1 epoch; every phase scored on 500 dev rows per "
                                "task (19 x 2,500 sentences), and the frozen-encoder probe"),
-    "05": Work(2 * 63, 12_000, "linear vs cosine STS head: 2 summed runs of 63 steps (2,000 rows per task)"),
-    "06": Work(2 * 47 * 1.05, 12_000, "summed vs + PCGrad: 2 runs of 47 steps (1,500 rows per task)"),
+    "05": Work(2 * 32, 12_000, "MLP vs cosine STS head: 2 summed runs of 32 steps (1,024 rows per task)"),
+    "06": Work(2 * 32 * 1.05, 12_000, "summed vs + PCGrad: 2 runs of 32 steps (1,024 rows per task)"),
     "07": Work((2 * 1 + 3 * 2) * 3 * 8, 16_000, "5 variants (3 with SMART, cost x2) of 3 epochs x 8 steps "
                                                "(256 rows per task)"),
     "08": Work(0, 0, "sweep, SMART modes and final model: read from the shipped colab tables when they "
@@ -150,7 +150,7 @@ def expected_time(notebook: str | None, scale: str, device_type: str) -> str:
     if scale == "laptop":
         minutes = LAPTOP_MINUTES[notebook]
         how = "estimated" if notebook in LAPTOP_ESTIMATED else "measured"
-        where = f"{how} on a 2-core CPU" + ("" if device_type == "cpu" else "; less on a GPU")
+        where = how + ("" if device_type == "cpu" else "; less on a GPU")
         reuse = ", less when its runs are on disk" if notebook in SAVES_RUNS else ""
         return f"expected time: about {minutes:g} min at laptop scale ({where}){reuse}"
     if scale == "colab":

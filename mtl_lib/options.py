@@ -51,7 +51,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale("smoke", "all-MiniLM-L6-v2", 64, 64, 16, 64, 1,
                    "seconds per notebook: CI and nbval"),
     "laptop": Scale("laptop", "all-MiniLM-L6-v2", 2000, None, 32, 128, 2,
-                    "the embedded MiniLM on a 2-core CPU, under a minute to about 14 minutes a notebook"),
+                    "the embedded MiniLM on a laptop's CPU, under a minute to about 14 minutes a notebook"),
     "colab": Scale("colab", "bert-base-uncased", 2000, 1000, 32, 128, 1,
                    "bert-base-uncased on one T4 (fp16), each notebook within 15 minutes"),
     "full": Scale("full", "bert-base-uncased", None, None, 32, 128, 10,
@@ -151,11 +151,9 @@ BUDGETS: dict[str, dict] = {
     "colab": {"course": _COURSE["colab"],
               "small_data": {"max_examples": 256, "dev_examples": 500, "batch_size": 32, "epochs": 3, "lr": 1e-4},
               "final": {"max_examples": 2000, "dev_examples": 1000, "batch_size": 32, "epochs": 1, "lr": 1e-4},
-              "notebooks": {"04": {"max_examples": 1024, "dev_examples": 500},  # 7 runs x 32 steps of 32 rows
-                            "05": {"max_examples": 2000, "dev_examples": 1000},  # 2 runs x 63 steps
-                            "06": {"max_examples": 1500, "dev_examples": 500},  # 2 runs x 47 steps
-                            "07": {"max_examples": 256, "dev_examples": 500},  # 5 runs x 3 epochs x 8 steps
-                            "09": {"max_examples": 1024, "dev_examples": 500}},  # 2 runs x 32 steps
+              # each notebook's Scale at colab: the course budget's rows (07: its small-data regime's)
+              "notebooks": {nb: {"max_examples": 256 if nb == "07" else 1024, "dev_examples": 500}
+                            for nb in ("04", "05", "06", "07", "09")},
               "tables": {"max_examples": 10000, "dev_examples": None, "batch_size": 32, "epochs": 1, "seeds": 5},
               "sweep": {"max_examples": 256, "dev_examples": 200, "epochs": 1},
               "modes": ["--max-examples", "512", "--dev-examples", "500", "--epochs", "1", "--no-test-predictions"]},

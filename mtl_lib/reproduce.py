@@ -102,8 +102,8 @@ TABLES = {
                *[Row(f"sequential {o.replace(',', '→')}", f"sequential-{o.replace(',', '-')}", "frozen baseline")
                  for o in ORDERS],
                Row("summed", "summed", "frozen baseline")],
-    "table2": [Row("summed, linear STS head", "summed"), Row("summed, cosine STS head", "cosine",
-                                                              "summed, linear STS head")],
+    "table2": [Row("summed, MLP STS head", "summed"), Row("summed, cosine STS head", "cosine",
+                                                              "summed, MLP STS head")],
     "table3": [Row("summed", "rich"), Row("+ PCGrad", "pcgrad", "summed")],
     "table4": [Row("PCGrad", "pcgrad"), Row("+ SMART, same dropout masks", "smart", "PCGrad"),
                Row("+ SMART, independent masks", "smart-independent", "PCGrad")],

@@ -127,8 +127,8 @@ def load_or_train(args: list[str], out: str | Path, results: Path = RESULTS) -> 
     if not own_run and use_shipped:
         shipped = read_shipped_run(args, results)
         if shipped is not None:
-            print(f"read, not run: the shipped result of `python -m mtl_lib {' '.join(shipped['command'])}` "
-                  f"({shipped['note']}); set MTL_USE_SHIPPED=0 to train it here")
+            print(f"read, not run: the shipped result of this run (its record: {shipped_run_path(args, results).name} "
+                  "in mtl_lib/results/runs; MTL_USE_SHIPPED=0 trains it here)")
             return {**shipped["metrics"], "shipped": shipped["note"]}
     return experiment.train_or_load(args, out)
 
@@ -159,7 +159,7 @@ def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
 PAPER_ROWS = {
     "table1": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),
                **{label: (1, label) for label in paper.TABLES[1]["rows"] if label.startswith("sequential ")}},
-    "table2": {"summed, linear STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
+    "table2": {"summed, MLP STS head": (2, "linear STS head"), "summed, cosine STS head": (2, "cosine STS head")},
     "table3": {"summed": (3, "without PCGrad"), "+ PCGrad": (3, "with PCGrad")},
     "table4": {"PCGrad": (4, "without SMART"), "+ SMART, same dropout masks": (4, "with SMART"),
                "+ SMART, independent masks": (4, "with SMART")},

@@ -120,7 +120,9 @@ def test_every_row_extends_a_row_of_its_table_and_configs_exist():
         for row in rows:
             assert row.config in reproduce.CONFIGS
             assert row.extends is None or row.extends in labels, (name, row)
-    assert reproduce.configs_of("ladder")[:6] == ["baseline", "summed", "cosine", "rich", "pcgrad", "smart"]
+    assert reproduce.configs_of("ladder")[:7] == ["baseline", "summed", "cosine", "rich", "frozen-course", "pcgrad",
+                                                 "smart"]
+    assert [reproduce.frozen(c) for c in ("baseline", "frozen-course", "rich")] == [True, True, False]
     assert len(reproduce.configs_of("all")) == len(reproduce.CONFIGS)
 
 
@@ -163,13 +165,13 @@ def test_table_means_sds_and_paired_differences(tmp_path):
     text = reproduce.write_table("table2", "laptop", 3, tmp_path)
     assert "| summed, cosine STS head | 0.400 ± 0.000 | 0.700 ± 0.000 | 0.500 ± 0.000 | 0.660 ± 0.010 |" in text
     assert "+0.050 [" in text and "] *" in text and "Seeds: 3 (0..2" in text
-    assert json.loads((tmp_path / "table2.json").read_text())["rows"]["summed, linear STS head"][2]["overall"] == 0.61
+    assert json.loads((tmp_path / "table2.json").read_text())["rows"]["summed, MLP STS head"][2]["overall"] == 0.61
 
 
 def test_missing_seeds_are_shown_not_hidden(tmp_path):
     write_run(tmp_path, "summed", 0, {"sst_acc": 0.4, "para_acc": 0.7, "sts_corr": 0.2, "overall": 0.6})
     text = reproduce.write_table("table2", "laptop", 3, tmp_path)
-    assert "summed, linear STS head (1/3 seeds)" in text and "cosine STS head (0/3 seeds)" in text
+    assert "summed, MLP STS head (1/3 seeds)" in text and "cosine STS head (0/3 seeds)" in text
 
 
 def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, monkeypatch, capsys):
@@ -208,7 +210,7 @@ def test_reproduce_trains_real_runs_and_bootstraps_one_seed(tmp_path, data_dir, 
     monkeypatch.setattr(experiment, "run_command", lambda argv: trained.append(argv))
     laptop = reproduce.reproduce("table2", "laptop", 1, tmp_path)["table2"]
     assert trained == []  # neither used nor overwritten
-    assert "| summed, linear STS head (0/1 seeds; 1 of another configuration not counted) |  |  |  |  |  |" in laptop
+    assert "| summed, MLP STS head (0/1 seeds; 1 of another configuration not counted) |  |  |  |  |  |" in laptop
     assert "scale_config.name 'smoke' (this row: 'laptop')" in laptop  # what differs, as the sweep says it
     assert "scale_config.max_examples 16 (this row: 512)" in laptop and "train_config.seed" not in laptop
     assert json.loads((tmp_path / "table2.json").read_text())["rows"]["summed, cosine STS head"] == [None]
@@ -293,7 +295,7 @@ def test_side_by_side_labels_ours_and_the_papers(tmp_path):
     cosine = table.loc["summed, cosine STS head"]
     assert cosine["ours: overall"] == "0.660 ± 0.010" and cosine["ours: Δ overall [95 %]"].startswith("+0.050 [")
     assert cosine["paper: overall"] == "0.638" and cosine["paper: Δ overall (1 run)"] == "+0.002"
-    assert table.loc["summed, linear STS head", "paper: overall"] == "0.636"
+    assert table.loc["summed, MLP STS head", "paper: overall"] == "0.636"
 
 
 def test_results_page_shows_the_shipped_tables():

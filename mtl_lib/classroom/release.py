@@ -43,7 +43,8 @@ from . import EXERCISES, GRADING_DIR, ClassroomError, assignment_box, exercise_a
     notebook_assignment
 from .stubs import BEGIN, Block, cell_text, library_message, stub_notebook, stub_text
 
-INSTRUCTOR_ONLY = (GRADING_DIR + "/", "tests/test_classroom.py", "docs/instructors.md")
+INSTRUCTOR_ONLY = (GRADING_DIR + "/", "tests/test_classroom.py", "docs/instructors.md",
+                   "docs/answers/")  # worked answers: self-learners open them; a class gets them from its instructor
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints",
              "build", "dist", "runs", ".mypy_cache"}
 # files whose links to the course's repository --repo retargets (code is not: its repository constants are
