@@ -99,6 +99,7 @@ NOTEBOOK_WORK = {
     "09": Work(2 * 32 * 1.1, 12_000, "uncertainty-weighted run + final recipe: 2 summed runs of 32 steps (1,024 "
                                      "rows per task; in-batch negatives and weights add little), scored on 500 dev "
                                      "rows per task; gradient norms and timings on a few batches"),
+    "10": Work(0, 0, "the appendix: reads the shipped tables and runs; no model"),
 }
 
 # Notebook 08 at colab scale, with the budgets below (the sweep's per-run budget for ``sweep.SWEEP_BUDGETS``
@@ -118,7 +119,7 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 # line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
 # goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.
 LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.5, "03": 0.7, "04": 2.1, "05": 1.3, "06": 2.0, "07": 4.2,
-                  "08": 14.4, "09": 0.9}
+                  "08": 14.4, "09": 0.9, "10": 0.1}
 LAPTOP_ESTIMATED: set[str] = set()
 #: Notebooks that keep their training runs and read them back when run again (04 through a JSON cache).
 SAVES_RUNS = {"04", "06", "07", "08", "09"}
