@@ -245,14 +245,16 @@ def test_bad_table_is_a_clear_error(tmp_path, body, words):
 
 
 def test_notebooks_open_with_their_assignment_box():
-    """The box in each notebook with exercises is the one the table generates (and only those have one)."""
+    """The box in each notebook with exercises is the one the table generates (and only those have one); it
+    comes right after the setup cell (the header and the result come first)."""
     owners = {nb: a for a in ASSIGNMENTS for nb in a.notebooks}
     for path in sorted((REPO / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         boxes = [i for i, c in enumerate(cells) if c.get("id") == "assignment-box"]
         if path.stem in owners:
-            assert boxes == [1], path.name
-            assert "".join(cells[1]["source"]) == assignment_box(owners[path.stem]), (
+            setup = next(i for i, c in enumerate(cells) if "ctx = setup(" in "".join(c["source"]))
+            assert boxes == [setup + 1], path.name
+            assert "".join(cells[boxes[0]]["source"]) == assignment_box(owners[path.stem]), (
                 f"{path.name}: the Assignment box differs from the table; regenerate it with assignment_box()")
         else:
             assert boxes == [], path.name
