@@ -190,9 +190,14 @@ def unsupported_numbers(path: Path) -> list[str]:
     return problems
 
 
+#: The appendix cites the figures of runs recorded elsewhere (older budgets, other machines, each labelled with
+#: where it comes from): its numbers are citations, not claims about its own outputs.
+APPENDIX = "10_evidence.ipynb"
+
+
 def _notebooks():
     params = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if p.name != APPENDIX):
         marks = [pytest.mark.xfail(reason="pending: notebook being rewritten (issue 14)", strict=False)] \
             if path.name in PENDING else []
         params.append(pytest.param(path, id=path.stem, marks=marks))
