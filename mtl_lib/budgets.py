@@ -87,18 +87,18 @@ NOTEBOOK_WORK = {
     "02": Work(0, 12_000, "parity with transformers, timings, 3 poolings x 1,000 STS pairs"),
     "03": Work(0, 40_000, "frozen encoder: 2,000 training + 1,000 dev rows per task encoded once (pairs: 2 "
                           "sentences), one epoch re-encoded for the timing; heads on cached features"),
-    "04": Work(7 * 32, 52_000, "6 sequential orders (3 phases of 32 one-task steps = 32 summed steps) + summed "
-                               "(32 steps), 1,024 rows per task, 1 epoch; every phase scored on 500 dev rows per "
-                               "task (19 x 2,500 sentences), and the frozen-encoder probe"),
+    "04": Work(32 + 2 * 32 // 3 + 1, 16_000, "the summed run at the course budget (32 steps of 1,024 rows per task) "
+                                         "scored 8 times on a quarter of the dev rows, two one-task phases of a "
+                                         "sequential run (2 x 32 one-task steps), one full dev scoring"),
     "05": Work(2 * 32, 12_000, "MLP vs cosine STS head: 2 summed runs of 32 steps (1,024 rows per task)"),
     "06": Work(2 * 32 * 1.05, 12_000, "summed vs + PCGrad: 2 runs of 32 steps (1,024 rows per task)"),
-    "07": Work((2 * 1 + 3 * 2) * 3 * 8, 16_000, "5 variants (3 with SMART, cost x2) of 3 epochs x 8 steps "
-                                               "(256 rows per task)"),
+    "07": Work(3 * 8 * (1 + 3), 16_000, "small-data regime: summed vs + SMART (cost x3), 3 epochs x 8 steps "
+                                        "(256 rows per task), scored every half epoch; R_s measured on a few batches"),
     "08": Work(0, 0, "sweep, SMART modes and final model: read from the shipped colab tables when they "
                      "exist, else run at the colab sweep budget (see SWEEP_WORK)"),
-    "09": Work(2 * 32 * 1.1, 12_000, "uncertainty-weighted run + final recipe: 2 summed runs of 32 steps (1,024 "
-                                     "rows per task; in-batch negatives and weights add little), scored on 500 dev "
-                                     "rows per task; gradient norms and timings on a few batches"),
+    "09": Work(32 * 1.1 + 5 * 63, 30_000, "uncertainty-weighted live run at the course budget (32 steps) and five "
+                                          "runs at the final budget (63 steps of 2,000 rows per task, unless "
+                                          "shipped), each scored on 1,000 dev rows per task"),
     "10": Work(0, 0, "the appendix: reads the shipped tables and runs; no model"),
 }
 

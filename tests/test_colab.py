@@ -57,10 +57,10 @@ def test_colab_t4_picks_colab_scale_fp16_and_a_budget_that_fits(fake_colab_t4, n
 def test_colab_budgets_match_the_step_counts_they_are_priced_at():
     """The work table counts steps from the budgets: 32 rows per task per summed step."""
     steps = {k: -(-b["max_examples"] // SCALES["colab"].batch_size) for k, b in COLAB_BUDGETS.items()}
-    assert budgets.NOTEBOOK_WORK["04"].steps == 7 * steps["04"]  # 6 orders (3 one-task phases each) + summed
+    assert budgets.NOTEBOOK_WORK["04"].steps >= steps["04"] + 2 * steps["04"] // 3  # summed + two one-task phases
     assert budgets.NOTEBOOK_WORK["05"].steps == 2 * steps["05"]
     assert budgets.NOTEBOOK_WORK["06"].steps >= 2 * steps["06"]
-    assert budgets.NOTEBOOK_WORK["07"].steps >= 5 * 3 * steps["07"]
+    assert budgets.NOTEBOOK_WORK["07"].steps >= 2 * 3 * steps["07"]  # plain + SMART, 3 epochs each
 
 
 def test_bf16_stays_for_ampere_and_a_cpu_without_native_bf16_trains_in_fp32(monkeypatch):
