@@ -118,8 +118,8 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 # where the notebook reads them), each executed with `jupyter nbconvert --execute` on 2026-12-05; the "**Time:**"
 # line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
 # goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.
-LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.5, "03": 0.7, "04": 2.1, "05": 1.3, "06": 2.0, "07": 4.2,
-                  "08": 14.4, "09": 0.9, "10": 0.1}
+LAPTOP_MINUTES = {"00": 0.2, "01": 0.6, "02": 1.9, "03": 2.2, "04": 2.1, "05": 4.1, "06": 2.2, "07": 3.4,
+                  "08": 15.6, "09": 1.4, "10": 0.1}
 LAPTOP_ESTIMATED: set[str] = set()
 #: Notebooks that keep their training runs and read them back when run again (04 through a JSON cache).
 SAVES_RUNS = {"04", "06", "07", "08", "09"}

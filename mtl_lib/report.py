@@ -6,6 +6,8 @@ run (``experiment.train_or_load``) and the command line report the same way.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -63,6 +65,10 @@ def print_written(out: Path, metrics: dict, names: list[str], optimizer_kept: bo
                 split == "test" and "test_rows" in metrics) else ""
             print(f"{split} predictions: {predictions}/ {', '.join(names)}{first}")
     for task, reason in metrics.get("missing_test_files", {}).items():
-        print(f"no {task} test predictions: {for_cli(reason)}")
+        file = re.search(r"(\S+\.csv) is not in", reason)
+        print(f"no {task} test predictions: " + (
+            f"{file.group(1)} is neither in the data folder nor downloadable from here; give --data-dir (or "
+            "MTL_DATA_DIR) a folder that holds it (metrics.json's missing_test_files says more)" if file
+            else for_cli(reason)))
 
 

@@ -141,7 +141,8 @@ def test_train_writes_the_recipe_run_and_says_where(trained, tiny_data):
     assert len((out / "predictions" / "sst-test-output.csv").read_text().strip().splitlines()) == 1 + 10
     if not (tiny_data / "quora-test-student.csv").exists():  # the offline copy has none: said, not skipped
         assert "para" in metrics["missing_test_files"] and "no para test predictions:" in printed
-        assert "with --data-dir;" in printed and "data_dir=" not in printed  # the advice, for the command line
+        assert "give --data-dir (or MTL_DATA_DIR)" in printed and "data_dir=" not in printed  # the advice, short
+        assert "urlopen" not in printed and "quora-test-student.csv is neither" in printed
     # A finished run keeps its weights, not the optimizer state: under 100 MB with MiniLM (weights ~91 MB).
     assert (out / "checkpoint" / "model.safetensors").exists() and not (out / "checkpoint" / "trainer.pt").exists()
     assert "(the weights only; the optimizer state was dropped (--keep-optimizer keeps it))" in printed
