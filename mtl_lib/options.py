@@ -51,7 +51,7 @@ SCALES: dict[str, Scale] = {
     "smoke": Scale("smoke", "all-MiniLM-L6-v2", 64, 64, 16, 64, 1,
                    "seconds per notebook: CI and nbval"),
     "laptop": Scale("laptop", "all-MiniLM-L6-v2", 2000, None, 32, 128, 2,
-                    "the embedded MiniLM on a laptop's CPU, under a minute to about 14 minutes a notebook"),
+                    "the embedded MiniLM on a laptop's CPU, a few minutes a notebook"),
     "colab": Scale("colab", "bert-base-uncased", 2000, 1000, 32, 128, 1,
                    "bert-base-uncased on one T4 (fp16), each notebook within 15 minutes"),
     "full": Scale("full", "bert-base-uncased", None, None, 32, 128, 10,
