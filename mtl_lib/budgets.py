@@ -121,8 +121,8 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 LAPTOP_MINUTES = {"00": 0.2, "01": 0.6, "02": 1.9, "03": 2.2, "04": 2.1, "05": 4.1, "06": 2.2, "07": 3.4,
                   "08": 15.6, "09": 1.4, "10": 0.1}
 LAPTOP_ESTIMATED: set[str] = set()
-#: Notebooks that keep their training runs and read them back when run again (04 through a JSON cache).
-SAVES_RUNS = {"04", "06", "07", "08", "09"}
+#: Notebooks that keep their training runs and read them back when run again.
+SAVES_RUNS = {"05", "06", "08", "09"}
 
 # The most time a notebook may take at colab scale on a T4, and what the budgets are checked against.
 COLAB_LIMIT_MINUTES = 15.0
@@ -180,10 +180,10 @@ TEST_PREDICTIONS_BYTES = 2_000_000  # 08's final model predicts every test row (
 HIDDEN_BYTES = 768 * 4  # one bert-base sentence embedding in float32 (notebook 03's feature cache)
 # Run folders each notebook writes at colab scale, and how many of them keep their weights: those a smoke pass
 # wrote (04-09: 1 + 2 + 3 + 6 + 8), with the sweep's 36 runs of the colab grid instead of smoke's 2.
-COLAB_RUNS = {"04": (1, 0),  # one JSON file with the seven in-memory runs' scores
-              "06": (2, 2), "07": (3, 0),
-              "08": (36 + 3 + 1, 1),  # the sweep, the SMART modes, the final model
-              "09": (8, 0)}  # two recipes, uncertainty weights, the single-task yardsticks and their seed-1 runs
+COLAB_RUNS = {"05": (2, 0),  # the MLP and the cosine STS head
+              "06": (1, 0),  # the PCGrad run
+              "08": (36 + 3 + 1, 1),  # the sweep, the SMART modes, the final model (its weights kept)
+              "09": (5, 0)}  # the final recipe, the STS-scale run and the three single-task runs
 
 
 def colab_disk_bytes(sweep_checkpoint_bytes: int = 0) -> dict[str, int]:

@@ -81,13 +81,14 @@ def test_without_colab_the_default_is_not_colab(monkeypatch):
 
 def test_expected_time_lines(monkeypatch):
     assert "measured" in budgets.expected_time("05", "laptop", "cpu")
-    assert "measured" in budgets.expected_time("07", "laptop", "cpu")  # its Time line is measured (980 s)
+    assert "measured" in budgets.expected_time("07", "laptop", "cpu")
     monkeypatch.setattr(budgets, "LAPTOP_ESTIMATED", {"07"})  # a notebook whose line is still an estimate
     assert "estimated" in budgets.expected_time("07", "laptop", "cpu")
     assert "hours" in budgets.expected_time("04", "colab", "cpu")
     assert budgets.expected_time(None, "laptop", "cpu") == ""
     assert "runs are on disk" in budgets.expected_time("06", "laptop", "cpu")
-    assert "runs are on disk" not in budgets.expected_time("05", "laptop", "cpu")  # 05 keeps no runs
+    assert "runs are on disk" in budgets.expected_time("05", "laptop", "cpu")
+    assert "runs are on disk" not in budgets.expected_time("07", "laptop", "cpu")  # 07 trains in memory
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -306,7 +307,7 @@ def test_notebooks_write_runs_under_runs_dir_and_keep_weights_only_where_counted
             assert "runs_dir(" in code, path.name
         if 'weights="final"' in code or 'weights="all"' in code:
             keep.add(path.name[:2])
-    assert keep == {n for n, (_, kept) in budgets.COLAB_RUNS.items() if kept} == {"06", "08"}
+    assert keep == {n for n, (_, kept) in budgets.COLAB_RUNS.items() if kept} == {"08"}
 
 
 def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
@@ -322,7 +323,7 @@ def test_a_colab_pass_fits_in_two_gigabytes(tmp_path, monkeypatch):
                     HeadConfig(pair_features="concat", sts_head="linear"), TrainConfig(sampling="annealed", lr=5e-5), None, "cpu")
     sweep_checkpoint = 0 if asked[asked.index("--weights") + 1] == "none" else 3 * budgets.BERT_BASE_BYTES
     disk = budgets.colab_disk_bytes(sweep_checkpoint)
-    assert disk["runs"] == 54 and disk["runs_with_weights"] == 3
+    assert disk["runs"] == 48 and disk["runs_with_weights"] == 1
     assert disk["peak"] <= 2e9, f"{disk['peak'] / 1e9:.2f} GB"
 
 
