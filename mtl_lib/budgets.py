@@ -87,11 +87,12 @@ NOTEBOOK_WORK = {
     "02": Work(0, 12_000, "parity with transformers, timings, 3 poolings x 1,000 STS pairs"),
     "03": Work(0, 40_000, "frozen encoder: 2,000 training + 1,000 dev rows per task encoded once (pairs: 2 "
                           "sentences), one epoch re-encoded for the timing; heads on cached features"),
-    "04": Work(32 + 2 * 32 // 3 + 1, 16_000, "the summed run at the course budget (32 steps of 1,024 rows per task) "
+    "04": Work(32 + 2 * 32 // 3, 16_000, "the summed run at the course budget (32 steps of 1,024 rows per task) "
                                          "scored 8 times on a quarter of the dev rows, two one-task phases of a "
                                          "sequential run (2 x 32 one-task steps), one full dev scoring"),
     "05": Work(2 * 32, 12_000, "MLP vs cosine STS head: 2 summed runs of 32 steps (1,024 rows per task)"),
-    "06": Work(2 * 32 * 1.05, 12_000, "summed vs + PCGrad: 2 runs of 32 steps (1,024 rows per task)"),
+    "06": Work(2 * 32 * 1.05, 12_000, "one PCGrad run of 32 steps (1,024 rows per task), scored 8 times: "
+                                      "priced as two runs, an upper bound"),
     "07": Work(3 * 8 * (1 + 3), 16_000, "small-data regime: summed vs + SMART (cost x3), 3 epochs x 8 steps "
                                         "(256 rows per task), scored every half epoch; R_s measured on a few batches"),
     "08": Work(0, 0, "sweep, SMART modes and final model: read from the shipped colab tables when they "
@@ -113,8 +114,8 @@ SWEEP_WORK = Work(36 * 8 * 2 + 16 * 5 + 63, 36 * 4_500 + 3 * 7_500 + 12_500 + 86
                   "36-run sweep of 8 steps, 3 SMART-mode runs of 16 steps, final model of 63 steps + test files")
 NOTEBOOK_WORK["08"] = SWEEP_WORK
 
-# The laptop times on the development machine (a 2-core CPU with native bf16, nothing else running, the default
-# fast path): minutes for the whole notebook from scratch (no runs or cached features on disk; shipped results read
+# The laptop times on the development machine (a 2-core CPU with native bf16, the default fast path; 00-03 ran
+# while other jobs shared the cores, so theirs are upper bounds): minutes for the whole notebook from scratch (no runs or cached features on disk; shipped results read
 # where the notebook reads them), each executed with `jupyter nbconvert --execute` on 2026-12-05; the "**Time:**"
 # line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
 # goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.

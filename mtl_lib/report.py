@@ -6,15 +6,13 @@ run (``experiment.train_or_load``) and the command line report the same way.
 
 from __future__ import annotations
 
-import re
-
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .data import TASKS
 from .evaluate import METRIC_NAMES
-from .options import for_cli
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -64,11 +62,9 @@ def print_written(out: Path, metrics: dict, names: list[str], optimizer_kept: bo
             first = f" (the first {metrics['test_rows']} rows of each test file: smoke scale)" if (
                 split == "test" and "test_rows" in metrics) else ""
             print(f"{split} predictions: {predictions}/ {', '.join(names)}{first}")
-    for task, reason in metrics.get("missing_test_files", {}).items():
-        file = re.search(r"(\S+\.csv) is not in", reason)
-        print(f"no {task} test predictions: " + (
-            f"{file.group(1)} is neither in the data folder nor downloadable from here; give --data-dir (or "
-            "MTL_DATA_DIR) a folder that holds it (metrics.json's missing_test_files says more)" if file
-            else for_cli(reason)))
+    for task in metrics.get("missing_test_files", {}):  # each a FileNotFoundError (experiment.load_test_frames)
+        print(f"no {task} test predictions: {TASKS[task].filename('test')} is neither in the data folder nor "
+              "downloadable from here; give --data-dir (or MTL_DATA_DIR) a folder that holds it (metrics.json's "
+              "missing_test_files says more)")
 
 

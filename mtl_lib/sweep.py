@@ -206,7 +206,10 @@ def train_one(run_dir: Path, config: dict, method: str, scale, head, train_cfg, 
     cfg = replace(train_cfg, lr=config["lr"], smart_lambda=config["smart_lambda"])
     argv = ["train", *train_words(method, scale, head, cfg), "--out", str(run_dir), "--resume",
             "--no-test-predictions", "--weights", "all" if keep_checkpoint else "none"]  # none: no ~270 MB checkpoint
-    argv += ["--data-dir", str(data_dir)] * bool(data_dir) + ["--device", str(device)] * bool(device)
+    if data_dir:
+        argv += ["--data-dir", str(data_dir)]
+    if device:
+        argv += ["--device", str(device)]
     err = run_logged(argv, run_dir / "train.log")
     if isinstance(err, NonFiniteLossError):
         write_json(run_dir / "failure.json", {"status": "nonfinite", "reason": str(err)})
