@@ -230,3 +230,22 @@ def plot_sweep_heatmaps(results: pd.DataFrame, metric: str = "overall"):
         ax.set_title(f"lr = {lr:g}")
     fig.colorbar(im, ax=list(axes[0]), fraction=0.03, pad=0.02, label=METRIC_LABELS.get(metric, metric))
     return fig
+
+
+def plot_fine_tuning_by_rows(table: pd.DataFrame, ax=None, title: str = ""):
+    """Dev overall against training rows per task (log scale): the fine-tuned course recipe and the
+    frozen encoder with the same heads, mean ± sd over seeds (``shipped.fine_tuning_by_rows``)."""
+    fig, ax = _axes(ax, figsize=(6, 4))
+    rows = list(table.index)
+    for column, label in (("tuned", "fine-tuned"), ("frozen", "frozen encoder, same heads")):
+        means = [np.mean(scores) for scores in table[column]]
+        sds = [np.std(scores, ddof=1) if len(scores) > 1 else 0.0 for scores in table[column]]
+        ax.errorbar(rows, means, yerr=sds, marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks(rows, [f"{r:,}" for r in rows])
+    ax.minorticks_off()
+    ax.set_xlabel("training rows per task")
+    ax.set_ylabel("dev overall")
+    ax.set_title(title or "where fine-tuning pulls ahead")
+    ax.legend()
+    return fig

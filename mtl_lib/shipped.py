@@ -29,11 +29,12 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import experiment, paper
 from .records import CONFIG_KEYS, config_differences, resolved_config
-from .stats import fmt_cell, fmt_diff
+from .stats import fmt_cell, fmt_diff, mean_sd, paired_interval
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Options that say where a run goes or how it is resumed, not what it computes: not part of the key.
@@ -232,3 +233,130 @@ def readme_block(scale: str = "laptop") -> str:
                       "task fine-tuned alone (its Δ: alone minus the three together, same heads):", "",
                       *table_lines(ladder), "", "Table 1 at the same budget:", "", *table_lines(table1), "",
                       README_END])
+
+
+# --- the README's one results table ----------------------------------------------------------------
+README_TABLE_BEGIN, README_TABLE_END = "<!-- results table: begin -->", "<!-- results table: end -->"
+#: The full-budget runs of the course recipe (notebooks 08-09), shipped for seeds 0, 1, 2: this command and --seed N.
+FULL_BUDGET_COMMAND = ["train", "--scale", "laptop", "--max-examples", "10000", "--epochs", "1", "--no-test-predictions"]
+#: Its fair yardstick: the frozen encoder with the same (course) heads and training rows, shipped for seed 0.
+FULL_BUDGET_FROZEN = ["train", "--method", "baseline", "--scale", "laptop", "--max-examples", "10000",
+                      "--no-test-predictions"]
+
+
+def full_budget_runs() -> list[dict]:
+    """The shipped metrics of FULL_BUDGET_COMMAND, one per seed, in seed order."""
+    runs = {}
+    for path in sorted((RESULTS / "runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        command = list(record["command"])
+        if "--seed" in command:
+            at = command.index("--seed")
+            seed = int(command[at + 1])
+            del command[at:at + 2]
+            if command == FULL_BUDGET_COMMAND:
+                runs[seed] = record["metrics"]
+    return [runs[seed] for seed in sorted(runs)]
+
+
+def readme_table(scale: str = "laptop") -> str:
+    """The README's one results table: ours (mean ± sd over seeds) beside the paper's figure, both labelled.
+    Its rows: the shipped ladder's rungs, the six sequential orders of the shipped Table 1 (lowest to
+    highest) before the summed loss, and the course recipe at the full laptop budget (shipped runs).
+    Paste it between the README's markers after shipping new tables (a test compares them)."""
+    ladder = side_by_side("ladder", scale)
+    table1 = shipped_summary("table1", scale)
+    info = json.loads((SHIPPED / f"ladder-{scale}.json").read_text())
+    budget, seeds = info["budget"], info["seeds"]
+    orders = table1[table1.index.str.startswith("sequential ")]
+    best = orders["overall"].idxmax()
+    paper_orders = paper.paper_table(1).filter(like="sequential", axis=0)["overall"]
+
+    def arrow(label: str) -> str:  # "sequential sst > para > sts" or "sequential sst→para→sts" -> "sst→para→sts"
+        return label.removeprefix("sequential ").replace(" > ", "→")
+
+    orders_row = (f"| sequential, the six orders: lowest – highest | {orders['overall'].min():.3f} – "
+                  f"{orders['overall'].max():.3f} (best: {arrow(best)}, "
+                  f"{fmt_cell(orders.loc[best].to_dict(), 'overall')}) | {paper_orders.min():.3f} – "
+                  f"{paper_orders.max():.3f} (best: {arrow(paper_orders.idxmax())}) |")
+    lines = [README_TABLE_BEGIN, "",
+             f"Ours: all-MiniLM-L6-v2 at laptop scale, dev overall, mean ± sd over {seeds} seeds; every row but the "
+             f"last two at the course budget ({budget['max_examples']:,} training rows per task, {budget['epochs']} "
+             f"epoch, {budget['dev_examples']:,} dev rows per task). Paper: bert-base-uncased, one run per row.", "",
+             "| row | ours: dev overall | paper: dev overall |", "| --- | --- | --- |"]
+    for label, row in ladder.iterrows():
+        if not row["ours: overall"]:
+            continue  # a single-task row: no overall score
+        if label == "summed":
+            lines.append(orders_row)
+        lines.append(f"| {label} | {row['ours: overall']} | {row.get('paper: overall') or 'not in the paper'} |")
+    runs = full_budget_runs()
+    if runs:
+        mean, sd = mean_sd([m["overall"] for m in runs])
+        size = dict(zip(FULL_BUDGET_COMMAND[1::2], FULL_BUDGET_COMMAND[2::2]))
+        final = paper.paper_table(5)["overall"].iloc[-1]
+        lines.append(f"| the course recipe at {int(size['--max-examples']):,} training rows per task, "
+                     f"{size['--epochs']} epoch, all dev rows ({len(runs)} seeds) | {mean:.3f} ± {sd:.3f} | "
+                     f"final model, test sets: {final:.3f} |")
+    frozen = read_shipped_run(FULL_BUDGET_FROZEN)
+    if frozen:
+        lines.append(f"| frozen baseline, course heads, the same budget (1 seed) | {frozen['metrics']['overall']:.3f} "
+                     "| not in the paper |")
+    return "\n".join([*lines, "", README_TABLE_END])
+
+
+# --- where fine-tuning pulls ahead of the frozen encoder -------------------------------------------
+#: Budgets between the course's and the final one at which the course recipe was trained both fine-tuned
+#: and frozen (``--method baseline``: the same heads on the frozen encoder), 3 seeds each, shipped:
+#: this many training rows per task, batches of 16 rows per task, 1 epoch, 600 dev rows per task.
+CROSSING_ROWS = (1000, 2000)
+
+
+def crossing_command(method: str, rows: int, seed: int) -> list[str]:
+    """The train command of one crossing run (``method``: summed = fine-tuned, baseline = frozen)."""
+    return ["train", "--method", method, "--scale", "laptop", "--max-examples", str(rows), "--dev-examples", "600",
+            "--batch-size", "16", "--epochs", "1", "--no-test-predictions", "--train-eval-examples", "0",
+            "--seed", str(seed), "--weights", "none"]
+
+
+def fine_tuning_by_rows(seeds: int = 3) -> pd.DataFrame:
+    """The course recipe fine-tuned against the frozen encoder with the same heads, by training rows per
+    task, at laptop scale: the course budget (the shipped ladder's two rows), the crossing runs
+    (``CROSSING_ROWS``) and the final budget (``FULL_BUDGET_COMMAND``, its frozen twin one seed).
+
+    One row per budget: rows, batch, steps, dev rows, both overall scores (mean ± sd), the per-seed
+    scores (``tuned``, ``frozen``) and fine-tuned − frozen (a paired t interval where both have 2+ seeds)."""
+    ladder = json.loads((SHIPPED / "ladder-laptop.json").read_text())
+    course = ladder["budget"]
+    budgets = [(course["max_examples"], course["batch_size"], course["dev_examples"],
+                [run["overall"] for run in ladder["rows"]["+ rich pair features"] if run],
+                [run["overall"] for run in ladder["rows"]["frozen baseline, course heads"] if run])]
+    for rows in CROSSING_ROWS:
+        runs = {method: [read_shipped_run(crossing_command(method, rows, seed)) for seed in range(seeds)]
+                for method in ("summed", "baseline")}
+        budgets.append((rows, 16, 600, *([run["metrics"]["overall"] for run in runs[method] if run]
+                                         for method in ("summed", "baseline"))))
+    final = dict(zip(FULL_BUDGET_COMMAND[1::2], FULL_BUDGET_COMMAND[2::2]))
+    frozen = read_shipped_run(FULL_BUDGET_FROZEN)
+    budgets.append((int(final["--max-examples"]), 32, None, [m["overall"] for m in full_budget_runs()],
+                    [frozen["metrics"]["overall"]] if frozen else []))
+    table = []
+    for rows, batch, dev, tuned, still in budgets:
+        if not tuned or not still:
+            continue
+        paired = min(len(tuned), len(still)) >= 2
+        diff, low, high = (paired_interval(tuned, still) if paired else
+                           (float(np.mean(tuned) - np.mean(still)), None, None))
+        table.append({"training rows per task": rows, "batch per task": batch, "steps": -(-rows // batch),
+                      "dev rows per task": f"{dev:,}" if dev else "all",
+                      "fine-tuned": _seeds_cell(tuned), "frozen, same heads": _seeds_cell(still),
+                      "fine-tuned − frozen": f"{diff:+.3f}" + (f" [{low:+.3f}, {high:+.3f}]" if paired else ""),
+                      "tuned": tuned, "frozen": still})
+    return pd.DataFrame(table).set_index("training rows per task")
+
+
+def _seeds_cell(scores: list[float]) -> str:
+    """'0.700 ± 0.004 (3 seeds)', or '0.707 (1 seed)'."""
+    if len(scores) == 1:
+        return f"{scores[0]:.3f} (1 seed)"
+    return "{:.3f} ± {:.3f}".format(*mean_sd(scores)) + f" ({len(scores)} seeds)"

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from mtl_lib import cli, experiment, paper, reproduce, stats
+from mtl_lib import cli, experiment, paper, reproduce, shipped, stats
 
 
 # --- the paper's figures ---------------------------------------------------------------------
@@ -307,87 +307,14 @@ def test_results_page_shows_the_shipped_tables():
     assert reproduce.readme_block() in page
 
 
-README_TABLE_BEGIN, README_TABLE_END = "<!-- results table: begin -->", "<!-- results table: end -->"
-#: The full-budget runs of the course recipe (notebooks 08-09), shipped for seeds 0, 1, 2: this command and --seed N.
-FULL_BUDGET_COMMAND = ["train", "--scale", "laptop", "--max-examples", "10000", "--epochs", "1", "--no-test-predictions"]
-#: Its fair yardstick: the frozen encoder with the same (course) heads and training rows, shipped for seed 0.
-FULL_BUDGET_FROZEN = ["train", "--method", "baseline", "--scale", "laptop", "--max-examples", "10000",
-                      "--no-test-predictions"]
-
-
-def full_budget_runs() -> list[dict]:
-    """The shipped metrics of FULL_BUDGET_COMMAND, one per seed, in seed order."""
-    from mtl_lib import shipped
-
-    runs = {}
-    for path in sorted((shipped.RESULTS / "runs").glob("*.json")):
-        record = json.loads(path.read_text())
-        command = list(record["command"])
-        if "--seed" in command:
-            at = command.index("--seed")
-            seed = int(command[at + 1])
-            del command[at:at + 2]
-            if command == FULL_BUDGET_COMMAND:
-                runs[seed] = record["metrics"]
-    return [runs[seed] for seed in sorted(runs)]
-
-
-def readme_table(scale: str = "laptop") -> str:
-    """The README's one results table: ours (mean ± sd over seeds) beside the paper's figure, both labelled.
-    Its rows: the shipped ladder's rungs, the six sequential orders of the shipped Table 1 (lowest to
-    highest) before the summed loss, and the course recipe at the full laptop budget (shipped runs).
-    (A candidate for ``mtl_lib.shipped``: the README's block, as ``readme_block`` is docs/results.md's.)"""
-    from mtl_lib import shipped
-
-    ladder = shipped.side_by_side("ladder", scale)
-    table1 = shipped.shipped_summary("table1", scale)
-    info = json.loads((shipped.SHIPPED / f"ladder-{scale}.json").read_text())
-    budget, seeds = info["budget"], info["seeds"]
-    orders = table1[table1.index.str.startswith("sequential ")]
-    best = orders["overall"].idxmax()
-    paper_orders = paper.paper_table(1).filter(like="sequential", axis=0)["overall"]
-
-    def arrow(label: str) -> str:  # "sequential sst > para > sts" or "sequential sst→para→sts" -> "sst→para→sts"
-        return label.removeprefix("sequential ").replace(" > ", "→")
-
-    orders_row = (f"| sequential, the six orders: lowest – highest | {orders['overall'].min():.3f} – "
-                  f"{orders['overall'].max():.3f} (best: {arrow(best)}, "
-                  f"{stats.fmt_cell(orders.loc[best].to_dict(), 'overall')}) | {paper_orders.min():.3f} – "
-                  f"{paper_orders.max():.3f} (best: {arrow(paper_orders.idxmax())}) |")
-    lines = [README_TABLE_BEGIN, "",
-             f"Ours: all-MiniLM-L6-v2 at laptop scale, dev overall, mean ± sd over {seeds} seeds; every row but the "
-             f"last two at the course budget ({budget['max_examples']:,} training rows per task, {budget['epochs']} "
-             f"epoch, {budget['dev_examples']:,} dev rows per task). Paper: bert-base-uncased, one run per row.", "",
-             "| row | ours: dev overall | paper: dev overall |", "| --- | --- | --- |"]
-    for label, row in ladder.iterrows():
-        if not row["ours: overall"]:
-            continue  # a single-task row: no overall score
-        if label == "summed":
-            lines.append(orders_row)
-        lines.append(f"| {label} | {row['ours: overall']} | {row.get('paper: overall') or 'not in the paper'} |")
-    runs = full_budget_runs()
-    if runs:
-        mean, sd = stats.mean_sd([m["overall"] for m in runs])
-        size = dict(zip(FULL_BUDGET_COMMAND[1::2], FULL_BUDGET_COMMAND[2::2]))
-        final = paper.paper_table(5)["overall"].iloc[-1]
-        lines.append(f"| the course recipe at {int(size['--max-examples']):,} training rows per task, "
-                     f"{size['--epochs']} epoch, all dev rows ({len(runs)} seeds) | {mean:.3f} ± {sd:.3f} | "
-                     f"final model, test sets: {final:.3f} |")
-    frozen = shipped.read_shipped_run(FULL_BUDGET_FROZEN)
-    if frozen:
-        lines.append(f"| frozen baseline, course heads, the same budget (1 seed) | {frozen['metrics']['overall']:.3f} "
-                     "| not in the paper |")
-    return "\n".join([*lines, "", README_TABLE_END])
-
-
 def test_readme_shows_its_results_table():
     """The README's one results table follows the shipped tables (paste readme_table() there after
     shipping new ones)."""
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert len(full_budget_runs()) == 3
-    assert readme_table() in readme, "README.md's results table is not readme_table()'s: paste it again"
+    assert len(shipped.full_budget_runs()) == 3
+    assert shipped.readme_table() in readme, "README.md's results table is not shipped.readme_table()'s: paste it again"
 
 
 def test_restored_shipped_runs_give_back_the_shipped_table(tmp_path, monkeypatch):

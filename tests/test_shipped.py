@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from mtl_lib import cli, experiment, records, shipped
@@ -103,3 +104,30 @@ def test_bad_input_is_named(tmp_path):
         shipped.read_shipped_run(ARGS, tmp_path / "results")
     assert shipped.read_table("no-such-table", tmp_path) is None
     assert "laptop sweep" in shipped.read_table("sweep-laptop")  # the table notebook 08 reads
+
+
+def test_fine_tuning_by_rows_reads_the_shipped_runs_it_names():
+    """Each budget's scores are the shipped runs of its commands (the course budget: the ladder's two rows),
+    its difference the mean of the per-seed differences, and the rows grow in training rows."""
+    from mtl_lib import shipped
+
+    table = shipped.fine_tuning_by_rows()
+    assert list(table.index) == sorted(table.index) and table.index[0] == 512 and table.index[-1] == 10000
+    ladder = shipped.shipped_summary("ladder")
+    assert np.mean(table.loc[512, "tuned"]) == pytest.approx(ladder.loc["+ rich pair features", "overall"])
+    assert np.mean(table.loc[512, "frozen"]) == pytest.approx(ladder.loc["frozen baseline, course heads", "overall"])
+    for rows in shipped.CROSSING_ROWS:
+        assert rows in table.index, f"no shipped crossing runs at {rows} rows"
+        first = shipped.read_shipped_run(shipped.crossing_command("summed", rows, 0))["metrics"]
+        assert table.loc[rows, "tuned"][0] == first["overall"] and first["scale_config"]["max_examples"] == rows
+        assert first["method"] == "summed"
+        frozen = shipped.read_shipped_run(shipped.crossing_command("baseline", rows, 0))["metrics"]
+        assert frozen["method"] == "baseline" and table.loc[rows, "frozen"][0] == frozen["overall"]
+    for rows, row in table.iterrows():
+        diff = float(row["fine-tuned − frozen"].split()[0])
+        if len(row["tuned"]) == len(row["frozen"]):
+            expected = np.mean(np.subtract(row["tuned"], row["frozen"]))
+        else:
+            expected = np.mean(row["tuned"]) - np.mean(row["frozen"])
+        assert diff == pytest.approx(expected, abs=6e-4)
+        assert ("[" in row["fine-tuned − frozen"]) == (min(len(row["tuned"]), len(row["frozen"])) >= 2)
