@@ -112,11 +112,12 @@ def test_fine_tuning_by_rows_reads_the_shipped_runs_it_names():
     from mtl_lib import shipped
 
     table = shipped.fine_tuning_by_rows()
-    assert list(table.index) == sorted(table.index) and table.index[0] == 512 and table.index[-1] == 10000
     ladder = shipped.shipped_summary("ladder")
-    assert np.mean(table.loc[512, "tuned"]) == pytest.approx(ladder.loc["+ rich pair features", "overall"])
-    assert np.mean(table.loc[512, "frozen"]) == pytest.approx(ladder.loc["frozen baseline, course heads", "overall"])
-    for rows in shipped.CROSSING_ROWS:
+    course = json.loads((shipped.SHIPPED / "ladder-laptop.json").read_text())["budget"]["max_examples"]
+    assert list(table.index) == sorted(table.index) and course in table.index and table.index[-1] == 10000
+    assert np.mean(table.loc[course, "tuned"]) == pytest.approx(ladder.loc["+ rich pair features", "overall"])
+    assert np.mean(table.loc[course, "frozen"]) == pytest.approx(ladder.loc["frozen baseline, course heads", "overall"])
+    for rows in shipped.CROSSING:
         assert rows in table.index, f"no shipped crossing runs at {rows} rows"
         first = shipped.read_shipped_run(shipped.crossing_command("summed", rows, 0))["metrics"]
         assert table.loc[rows, "tuned"][0] == first["overall"] and first["scale_config"]["max_examples"] == rows
