@@ -156,6 +156,15 @@ def shipped_summary(table: str, scale: str = "laptop") -> pd.DataFrame:
     return pd.DataFrame(json.loads(path.read_text())["summary"]).set_index("row")
 
 
+def shipped_seeds(table: str, label: str, scale: str = "laptop", key: str = "overall") -> list[float | None]:
+    """One row of a shipped table, per seed (seed 0 first; None for a seed it lacks): a lesson's live run of
+    that row's recipe, budget and seed is the same run as the table's."""
+    rows = json.loads((SHIPPED / f"{table}-{scale}.json").read_text())["rows"]
+    if label not in rows:
+        raise KeyError(f"{table}-{scale} has no row {label!r}; its rows: {', '.join(rows)}")
+    return [run[key] if run else None for run in rows[label]]
+
+
 #: Our row -> the paper's (table number, row label) that measured the same change.
 PAPER_ROWS = {
     "table1": {"frozen baseline": (1, "baseline (frozen encoder)"), "summed": (1, "summed"),

@@ -132,3 +132,19 @@ def test_fine_tuning_by_rows_reads_the_shipped_runs_it_names():
             expected = np.mean(row["tuned"]) - np.mean(row["frozen"])
         assert diff == pytest.approx(expected, abs=6e-4)
         assert ("[" in row["fine-tuned − frozen"]) == (min(len(row["tuned"]), len(row["frozen"])) >= 2)
+
+
+def test_one_recipe_scores_one_number_in_every_shipped_table():
+    """The course recipe is one row in four tables and PCGrad one in three: each table ships the same runs
+    per seed (reproduce trains a configuration once), so a student meets one figure per recipe."""
+    from mtl_lib import shipped
+
+    course = [shipped.shipped_seeds(table, label) for table, label in
+              (("ladder", "+ rich pair features"), ("table3", "summed"), ("beyond", "course recipe"),
+               ("single", "all three (same heads)"))]
+    assert all(seeds == course[0] for seeds in course) and None not in course[0]
+    pcgrad = [shipped.shipped_seeds(table, label) for table, label in
+              (("ladder", "+ PCGrad"), ("table3", "+ PCGrad"), ("table4", "PCGrad"))]
+    assert all(seeds == pcgrad[0] for seeds in pcgrad)
+    with pytest.raises(KeyError, match="no row 'nonsense'"):
+        shipped.shipped_seeds("ladder", "nonsense")
