@@ -381,7 +381,7 @@ def markdown(summary: pd.DataFrame, table: str, scale: str, seeds: int, machines
              "Scores: mean ± standard deviation over seeds. Δ: the paired difference to the row named in "
              "'vs', with its 95 % interval (Student t over seeds; with one seed a paired bootstrap over dev rows); "
              "* marks an interval that excludes 0. Single-task rows have only their task's score. min/run: minutes "
-             "of training per run, measured on a machine often shared with other jobs, so not a cost comparison.", "",
+             "a run spent training (frozen rows: encoding and the heads) on the hardware named above.", "",
              "| row | SST acc | Quora acc | STS r | overall | vs | Δ overall | Δ SST | Δ Quora | Δ STS r | min/run | collapsed |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for record in summary.to_dict(orient="records"):
