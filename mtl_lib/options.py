@@ -120,8 +120,10 @@ def trainer_config(method: str, cfg: TrainConfig) -> TrainConfig:
 #: * ``notebooks`` - colab only: the Scale fields ``setup(notebook=...)`` hands each notebook, sized so that
 #:   each notebook's work (``mtl_lib.budgets.NOTEBOOK_WORK``) fits 15 minutes on a T4 by the derived step cost;
 #: * ``tables`` - every run of ``reproduce``'s tables, and the seeds per row. Laptop: 512 training rows per
-#:   task in steps of 8 rows of every task, one epoch (64 summed steps, about 2 min per run on one core of the
-#:   2-core CPU, so that the ~100 runs of ``all`` at 3 seeds take about 2 hours on its two cores); 600 dev rows;
+#:   task in steps of 8 rows of every task, one epoch (64 summed steps), 600 dev rows: the 69 runs of ``all`` at
+#:   3 seeds took 48 minutes on the 2-core CPU, one job at a time. Fine-tuning draws level with the frozen
+#:   encoder with the same heads here and leads from about 2,000 rows (``shipped.fine_tuning_by_rows``), a
+#:   budget that would make every run about four times as long;
 #: * ``sweep`` - every run of ``sweep --budget sweep``. Laptop: the tables' budget, at which the paraphrase head
 #:   leaves the majority class (7 steps, the sweep's earlier budget, left it there in 34 of 36 runs); 4.4 min a
 #:   run on one core. Colab: 36 runs of 8 steps (notebook 08 in ~12 min on a T4, derived). Full (bert-base on
