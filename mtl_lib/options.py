@@ -123,7 +123,7 @@ def trainer_config(method: str, cfg: TrainConfig) -> TrainConfig:
 #:   task in steps of 8 rows of every task, one epoch (64 summed steps), 600 dev rows: the 69 runs of ``all`` at
 #:   3 seeds took 48 minutes on the 2-core CPU, one job at a time. Fine-tuning draws level with the frozen
 #:   encoder with the same heads here and leads from about 2,000 rows (``shipped.fine_tuning_by_rows``), a
-#:   budget that would make every run about four times as long;
+#:   budget at which a run trains about three times as long (a summed run: 31 s at 512 rows, 89-98 s at 2,000);
 #: * ``sweep`` - every run of ``sweep --budget sweep``. Laptop: the tables' budget, at which the paraphrase head
 #:   leaves the majority class (7 steps, the sweep's earlier budget, left it there in 34 of 36 runs); 4.4 min a
 #:   run on one core. Colab: 36 runs of 8 steps (notebook 08 in ~12 min on a T4, derived). Full (bert-base on
