@@ -114,13 +114,12 @@ SWEEP_WORK = Work(36 * 8 * 2 + 16 * 5 + 63, 36 * 4_500 + 3 * 7_500 + 12_500 + 86
                   "36-run sweep of 8 steps, 3 SMART-mode runs of 16 steps, final model of 63 steps + test files")
 NOTEBOOK_WORK["08"] = SWEEP_WORK
 
-# The laptop times on the development machine (a 2-core CPU with native bf16, the default fast path; 00-03 ran
-# while other jobs shared the cores, so theirs are upper bounds): minutes for the whole notebook from scratch (no runs or cached features on disk; shipped results read
+# The laptop times on the development machine (a 2-core CPU with native bf16, the default fast path, nothing else
+# running): minutes for the whole notebook from scratch (no runs or cached features on disk; shipped results read
 # where the notebook reads them), each executed with `jupyter nbconvert --execute` on 2026-12-05; the "**Time:**"
 # line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
 # goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.
-LAPTOP_MINUTES = {"00": 0.2, "01": 0.6, "02": 1.9, "03": 2.2, "04": 2.1, "05": 4.1, "06": 2.2, "07": 3.4,
-                  "08": 15.6, "09": 1.4, "10": 0.1}
+LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.6, "03": 0.9, "04": 2.1, "05": 3.8, "06": 2.1, "07": 3.4, "08": 15.6, "09": 1.5, "10": 0.1}
 LAPTOP_ESTIMATED: set[str] = set()
 #: Notebooks that keep their training runs and read them back when run again.
 SAVES_RUNS = {"05", "06", "08", "09"}
