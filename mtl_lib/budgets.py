@@ -119,7 +119,8 @@ NOTEBOOK_WORK["08"] = SWEEP_WORK
 # where the notebook reads them), each executed with `jupyter nbconvert --execute` on 2026-12-05; the "**Time:**"
 # line of each notebook's first cell says the same. A notebook whose line is an estimate awaiting its re-execution
 # goes in LAPTOP_ESTIMATED; update both here when the notebooks' lines change.
-LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.6, "03": 0.9, "04": 2.1, "05": 3.8, "06": 2.1, "07": 3.4, "08": 15.6, "09": 1.5, "10": 0.1}
+LAPTOP_MINUTES = {"00": 0.1, "01": 0.3, "02": 0.6, "03": 0.9, "04": 2.1, "05": 3.8, "06": 2.1, "07": 3.4,
+                  "08": 15.6, "09": 1.5, "10": 0.1}
 LAPTOP_ESTIMATED: set[str] = set()
 #: Notebooks that keep their training runs and read them back when run again.
 SAVES_RUNS = {"05", "06", "08", "09"}

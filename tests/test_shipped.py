@@ -109,8 +109,6 @@ def test_bad_input_is_named(tmp_path):
 def test_fine_tuning_by_rows_reads_the_shipped_runs_it_names():
     """Each budget's scores are the shipped runs of its commands (the course budget: the ladder's two rows),
     its difference the mean of the per-seed differences, and the rows grow in training rows."""
-    from mtl_lib import shipped
-
     table = shipped.fine_tuning_by_rows()
     ladder = shipped.shipped_summary("ladder")
     course = json.loads((shipped.SHIPPED / "ladder-laptop.json").read_text())["budget"]["max_examples"]
@@ -137,8 +135,6 @@ def test_fine_tuning_by_rows_reads_the_shipped_runs_it_names():
 def test_one_recipe_scores_one_number_in_every_shipped_table():
     """The course recipe is one row in four tables and PCGrad one in three: each table ships the same runs
     per seed (reproduce trains a configuration once), so a student meets one figure per recipe."""
-    from mtl_lib import shipped
-
     course = [shipped.shipped_seeds(table, label) for table, label in
               (("ladder", "+ rich pair features"), ("table3", "summed"), ("beyond", "course recipe"),
                ("single", "all three (same heads)"))]
