@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .stats import mean_sd
+
 
 def _axes(ax=None, figsize=(5, 4)):
     if ax is None:
@@ -238,8 +240,7 @@ def plot_fine_tuning_by_rows(table: pd.DataFrame, ax=None, title: str = ""):
     fig, ax = _axes(ax, figsize=(6, 4))
     rows = list(table.index)
     for column, label in (("tuned", "fine-tuned"), ("frozen", "frozen encoder, same heads")):
-        means = [np.mean(scores) for scores in table[column]]
-        sds = [np.std(scores, ddof=1) if len(scores) > 1 else 0.0 for scores in table[column]]
+        means, sds = zip(*(mean_sd(scores) for scores in table[column]))
         ax.errorbar(rows, means, yerr=sds, marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xticks(rows, [f"{r:,}" for r in rows])
