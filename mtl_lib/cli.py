@@ -95,9 +95,13 @@ def cmd_sweep(args) -> int:
     grid = load_grid(args.config, {key: getattr(args, key) for key in sweep.DEFAULT_GRID})
     scale = get_scale(args.scale)
     budget = sweep.SWEEP_BUDGETS.get(scale.name, {}) if args.budget == "sweep" else {}
-    scale = dataclasses.replace(scale, **{k: v for k, v in budget.items() if k != "epochs"})
+    # the budget's rows go on the scale; its batch and epochs are train options, so that each run stays
+    # describable by a train command (options.train_words): the scale's own sizes stay in its record
+    scale = dataclasses.replace(scale, **{k: v for k, v in budget.items() if k in ("max_examples", "dev_examples")})
     shared = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in sweep.DEFAULT_GRID})
-    shared.epochs = shared.epochs or budget.get("epochs")  # the scale's own epochs stay in its record
+    for key in ("batch_size", "epochs"):
+        if getattr(shared, key, None) is None:
+            setattr(shared, key, budget.get(key))
     scale, head, cfg = resolve(shared, scale)
     out = Path(args.out)
     table = sweep.run_sweep(out, grid, args.method, scale, head, cfg, data_dir=args.data_dir,

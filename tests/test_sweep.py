@@ -10,6 +10,7 @@ import pytest
 from mtl_lib import cli, experiment, sweep
 from mtl_lib.evaluate import write_predictions
 from mtl_lib.train import Trainer, TrainConfig
+from mtl_lib.options import train_words
 
 TINY = ["--scale", "smoke", "--max-examples", "8", "--dev-examples", "8", "--batch-size", "4", "--epochs", "1"]
 
@@ -186,7 +187,7 @@ def test_laptop_budget_sets_rows_and_batch_and_flags_override_it(monkeypatch):
     seen = {}
 
     def capture(out, grid, method, scale, head, cfg, **kwargs):
-        seen.update(scale=scale, cfg=cfg)
+        seen.update(scale=scale, head=head, cfg=cfg)
         raise RuntimeError("captured")  # stop before any training
 
     monkeypatch.setattr(sweep, "run_sweep", capture)
@@ -195,6 +196,8 @@ def test_laptop_budget_sets_rows_and_batch_and_flags_override_it(monkeypatch):
     assert (seen["scale"].max_examples, seen["scale"].dev_examples) == (budget["max_examples"], budget["dev_examples"])
     assert seen["cfg"].batch_size == budget["batch_size"] == 8 and seen["cfg"].epochs == budget["epochs"] == 1
     assert budget["max_examples"] // budget["batch_size"] == 64  # the steps of one run
+    # every run of it is a train command (each run folder records one; this raised once the batch sat on the scale)
+    assert "--batch-size" in train_words("summed", seen["scale"], seen["head"], seen["cfg"])
     assert cli.main(["sweep", "--scale", "laptop", "--batch-size", "16", "--max-examples", "100", "--out", "x"]) == 1
     assert seen["cfg"].batch_size == 16 and seen["scale"].max_examples == 100
 
