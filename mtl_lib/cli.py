@@ -215,7 +215,7 @@ def add_sweep_parser(command) -> None:
         "an interrupted run continues from its last epoch checkpoint. The other train options apply to "
         "every run. Per-run budget (--budget sweep): at laptop scale "
         f"{laptop['max_examples']} training rows and {laptop['dev_examples']} dev rows per task, batches of "
-        f"{laptop['batch_size']} rows per task, {laptop['epochs']} epoch (the 36-run grid in about 1.5 hours "
+        f"{laptop['batch_size']} rows per task, {laptop['epochs']} epoch (the 36-run grid in about 45 minutes "
         "on a 2-core CPU, two sweeps over halves of the grid into the same DIR at once); at full scale "
         f"{full['max_examples']} training and {full['dev_examples']} dev rows per task, 1 epoch. "
         "--max-examples, --dev-examples, --batch-size and --epochs override the budget.")

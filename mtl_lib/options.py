@@ -125,9 +125,9 @@ def trainer_config(method: str, cfg: TrainConfig) -> TrainConfig:
 #:   encoder with the same heads here and leads from about 2,000 rows (``shipped.fine_tuning_by_rows``), a
 #:   budget at which a run trains about three times as long (a summed run: 31 s at 512 rows, 89-98 s at 2,000);
 #: * ``sweep`` - every run of ``sweep --budget sweep``. Laptop: the tables' budget, at which the paraphrase head
-#:   leaves the majority class (7 steps, the sweep's earlier budget, left it there in 34 of 36 runs); 4.4 min a
-#:   run on one core. Colab: 36 runs of 8 steps (notebook 08 in ~12 min on a T4, derived). Full (bert-base on
-#:   a GPU): 63 steps a run and 1000 dev rows per task, an afternoon's Colab session rather than days;
+#:   leaves the majority class (7 steps, the sweep's earlier budget, left it there in 34 of 36 runs); about 2 min
+#:   a run on one thread (76 min for the 36). Colab: 36 runs of 8 steps (notebook 08 in ~12 min on a T4, derived).
+#:   Full (bert-base on a GPU): 63 steps a run and 1000 dev rows per task, an afternoon's Colab session rather than days;
 #: * ``modes`` - colab only: the train flags of notebook 08's SMART-mode runs.
 _COURSE = {"smoke": {"max_examples": 48, "dev_examples": 48, "batch_size": 16, "epochs": 1, "lr": 1e-4},
            "laptop": {"max_examples": 512, "dev_examples": 600, "batch_size": 8, "epochs": 1, "lr": 1e-4},

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import experiment, paper
+from .options import budget
 from .records import CONFIG_KEYS, config_differences, resolved_config
 from .stats import fmt_cell, fmt_diff, mean_sd, paired_interval
 
@@ -251,6 +252,8 @@ FULL_BUDGET_COMMAND = ["train", "--scale", "laptop", "--max-examples", "10000", 
 #: Its fair yardstick: the frozen encoder with the same (course) heads and training rows, shipped for seed 0.
 FULL_BUDGET_FROZEN = ["train", "--method", "baseline", "--scale", "laptop", "--max-examples", "10000",
                       "--no-test-predictions"]
+#: Its flags' values: {"--scale": "laptop", "--max-examples": "10000", "--epochs": "1"}.
+FULL_BUDGET_SIZES = dict(zip(FULL_BUDGET_COMMAND[1:-1:2], FULL_BUDGET_COMMAND[2::2]))
 
 
 def full_budget_runs(seeds: int = 3) -> list[dict]:
@@ -297,12 +300,11 @@ def readme_table(scale: str = "laptop") -> str:
             lines.append(f"| the course recipe at {rows:,} training rows per task, 600 dev rows: fine-tuned / frozen "
                          f"baseline, course heads | {row['fine-tuned']} / {row['frozen, same heads']} | "
                          "not in the paper |")
-    size = dict(zip(FULL_BUDGET_COMMAND[1::2], FULL_BUDGET_COMMAND[2::2]))
-    final_rows = int(size["--max-examples"])
+    final_rows = int(FULL_BUDGET_SIZES["--max-examples"])
     if final_rows in by_rows.index:
         tuned, frozen = by_rows.loc[final_rows, "tuned"], by_rows.loc[final_rows, "frozen"]
         mean, sd = mean_sd(tuned)
-        lines.append(f"| the course recipe at {final_rows:,} training rows per task, {size['--epochs']} epoch, all dev "
+        lines.append(f"| the course recipe at {final_rows:,} training rows per task, {FULL_BUDGET_SIZES['--epochs']} epoch, all dev "
                      f"rows ({len(tuned)} seeds) | {mean:.3f} ± {sd:.3f} | final model, test sets: "
                      f"{paper.paper_table(5)['overall'].iloc[-1]:.3f} |")
         lines.append(f"| frozen baseline, course heads, the same budget ({len(frozen)} seed{'s' * (len(frozen) > 1)}) | "
@@ -341,9 +343,9 @@ def fine_tuning_by_rows(seeds: int = 3) -> pd.DataFrame:
                 for method in ("summed", "baseline")}
         budgets.append((rows, batch, 600, *([run["metrics"]["overall"] for run in runs[method] if run]
                                             for method in ("summed", "baseline"))))
-    final = dict(zip(FULL_BUDGET_COMMAND[1::2], FULL_BUDGET_COMMAND[2::2]))
     frozen = read_shipped_run(FULL_BUDGET_FROZEN)
-    budgets.append((int(final["--max-examples"]), 32, None, [m["overall"] for m in full_budget_runs()],
+    budgets.append((int(FULL_BUDGET_SIZES["--max-examples"]), budget("laptop", "final")["batch_size"], None,
+                    [m["overall"] for m in full_budget_runs()],
                     [frozen["metrics"]["overall"]] if frozen else []))
     table = []
     for rows, batch, dev, tuned, still in sorted(budgets, key=lambda budget: budget[0]):

@@ -9,8 +9,8 @@ import pytest
 
 from mtl_lib import cli, experiment, sweep
 from mtl_lib.evaluate import write_predictions
-from mtl_lib.train import Trainer, TrainConfig
 from mtl_lib.options import train_words
+from mtl_lib.train import Trainer, TrainConfig
 
 TINY = ["--scale", "smoke", "--max-examples", "8", "--dev-examples", "8", "--batch-size", "4", "--epochs", "1"]
 
